@@ -1,0 +1,98 @@
+"""`python -m tryon`: everything the UI can do, from the command line.
+
+Errors a user can fix (InputError) print one line and exit with code 2; nothing else is caught here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from tryon.errors import InputError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _cmd_golden_check(args: argparse.Namespace) -> int:
+    from tryon.golden import check_kit
+
+    reports, keys = check_kit(args.kit, only=args.case or None)
+    width = max([len(r.name) for r in reports] + [16])
+    print(f"{'case':<{width}}  {'max abs err':>12}  {'atol':>8}  result")
+    for r in reports + [keys]:
+        err = "-" if r.name == "real_config_keys" else f"{r.max_abs_err:.3g}"
+        atol = "-" if r.name == "real_config_keys" else f"{r.atol:g}"
+        line = f"{r.name:<{width}}  {err:>12}  {atol:>8}  {'pass' if r.passed else 'FAIL'}"
+        print(line + (f"  {r.detail}" if r.detail and (not r.passed or r.name == 'real_config_keys') else ""))
+    failed = [r for r in reports + [keys] if not r.passed]
+    print(f"{len(reports) + 1 - len(failed)} passed, {len(failed)} failed")
+    return 0 if not failed else 1
+
+
+def _cmd_weights_list(args: argparse.Namespace) -> int:
+    from tryon import weights
+
+    root = weights.cache_dir()
+    for name in args.groups or weights.group_names():
+        group = weights.get_group(name)
+        for file in group.files:
+            status = "present" if file.present(root) else "missing"
+            print(f"{group.name}/{file.name}\t{status}\t{file.local(root)}")
+    return 0
+
+
+def _cmd_weights_fetch(args: argparse.Namespace) -> int:
+    from tryon import weights
+
+    for name in args.groups:
+        provenance = weights.fetch(name, Path(args.source) if args.source else None)
+        for file, source in provenance.items():
+            print(f"{name}/{file}: {source}")
+    return 0
+
+
+def _cmd_weights_verify(args: argparse.Namespace) -> int:
+    from tryon import weights
+
+    rows = weights.verify(args.groups or None)
+    for file, status, detail in rows:
+        print(f"{file}\t{status}\t{detail}")
+    return 0 if all(status == "ok" for _, status, _ in rows) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tryon", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    golden = sub.add_parser("golden", help="check a port against a golden kit of the official code")
+    golden_sub = golden.add_subparsers(dest="golden_command", required=True)
+    check = golden_sub.add_parser("check", help="run every case of a kit; exit 0 only if all pass")
+    check.add_argument("kit", help="kit folder (holds kit.json)")
+    check.add_argument("--case", action="append", help="only this case (repeatable)")
+    check.set_defaults(handler=_cmd_golden_check)
+
+    weights = sub.add_parser("weights", help="list, fetch or verify weight files")
+    weights_sub = weights.add_subparsers(dest="weights_command", required=True)
+    wl = weights_sub.add_parser("list", help="one line per known weight file: name, status, path")
+    wl.add_argument("groups", nargs="*")
+    wl.set_defaults(handler=_cmd_weights_list)
+    wf = weights_sub.add_parser("fetch", help="obtain a group's files (download, or --from a local copy)")
+    wf.add_argument("groups", nargs="+")
+    wf.add_argument("--from", dest="source", help="local file or folder that already holds the weights")
+    wf.set_defaults(handler=_cmd_weights_fetch)
+    wv = weights_sub.add_parser("verify", help="check sha256 of present files against the manifest")
+    wv.add_argument("groups", nargs="*")
+    wv.set_defaults(handler=_cmd_weights_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
