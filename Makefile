@@ -7,12 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint space-readme clean
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-mediapipe.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
-	# mediapipe 0.10.21 ships its pose/segmentation models but pins numpy<2; it runs fine on numpy 2.
-	$(PY) -m pip install -q --no-deps -r requirements-mediapipe.txt
+	# Packages installed without their dependencies: see requirements-nodeps.txt.
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $(STAMP)
 
 install: $(STAMP)
