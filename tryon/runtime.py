@@ -10,9 +10,10 @@ import os
 import resource
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import Iterator, Literal
+from typing import Literal
 
 import torch
 
@@ -39,7 +40,7 @@ class Runtime:
     def torch_device(self) -> torch.device:
         return torch.device(self.device)
 
-    def with_(self, **changes: object) -> "Runtime":
+    def with_(self, **changes: object) -> Runtime:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 

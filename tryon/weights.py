@@ -16,9 +16,9 @@ import os
 import shutil
 import tempfile
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
 
 from tryon.errors import InputError, WeightsMissing
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import importlib
 import logging
 import traceback
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 

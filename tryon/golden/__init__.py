@@ -132,8 +132,9 @@ def compare(
             actual = actual.tolist()
         if isinstance(actual, np.ndarray):
             actual = actual.tolist()
-        same = actual == expected
-        return same, 0.0 if same else float("inf"), "" if same else f"got {str(actual)[:120]} want {str(expected)[:120]}"
+        if actual == expected:
+            return True, 0.0, ""
+        return False, float("inf"), f"got {str(actual)[:120]} want {str(expected)[:120]}"
     actual_t = torch.as_tensor(np.asarray(actual) if not isinstance(actual, torch.Tensor) else actual)
     if tuple(actual_t.shape) != tuple(expected.shape):
         return False, float("inf"), f"shape {tuple(actual_t.shape)} != {tuple(expected.shape)}"
