@@ -10,9 +10,41 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tryon.backends.base import RunOptions
 from tryon.errors import InputError
 
 Handler = Callable[[argparse.Namespace], int]
+
+
+def _run_options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(seed=args.seed, steps=args.steps, guidance=args.guidance)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from tryon.preprocess import prepare_sample
+    from tryon.workflow import stream_results, write_run
+
+    sample = prepare_sample(args.person, args.garment, args.category, name=Path(args.person).stem)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    results = []
+    for result in stream_results(sample, backends, _run_options(args)):
+        results.append(result)
+        status = f"{result.seconds:.2f} s" if result.ok else f"failed: {result.error}"
+        print(f"{result.backend}: {status}")
+    for note in sample.notes:
+        print(f"note: {note}")
+    print(f"wrote {write_run(Path(args.out), sample, results)}")
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _cmd_prepare(args: argparse.Namespace) -> int:
+    from tryon.dataset import prepare_to_folder
+
+    sample = prepare_to_folder(args.person, args.garment, args.out, args.id, args.category)
+    print(f"wrote {args.id} into {args.out} ({', '.join(f'{k}: {v}' for k, v in sample.provenance.items())})")
+    for note in sample.notes:
+        print(f"note: {note}")
+    return 0
 
 
 def _cmd_golden_check(args: argparse.Namespace) -> int:
@@ -65,6 +97,25 @@ def _cmd_weights_verify(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tryon", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="try a garment on a person with one or more backends")
+    run.add_argument("--person", required=True, help="person photo")
+    run.add_argument("--garment", required=True, help="garment product photo")
+    run.add_argument("--category", default="upper", help="upper, lower or dress")
+    run.add_argument("--backends", default="warp", help="comma-separated backend names")
+    run.add_argument("--out", required=True, help="folder for <backend>.png and run.json")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--steps", type=int, help="denoising steps (diffusion backends)")
+    run.add_argument("--guidance", type=float, help="guidance scale (diffusion backends)")
+    run.set_defaults(handler=_cmd_run)
+
+    prepare = sub.add_parser("prepare", help="write one sample into a VITON-HD-style folder")
+    prepare.add_argument("--person", required=True)
+    prepare.add_argument("--garment", required=True)
+    prepare.add_argument("--out", required=True, help="dataset folder (created if needed)")
+    prepare.add_argument("--id", required=True, help="sample name: image/NAME.jpg, cloth/NAME.jpg, ...")
+    prepare.add_argument("--category", default="upper")
+    prepare.set_defaults(handler=_cmd_prepare)
 
     golden = sub.add_parser("golden", help="check a port against a golden kit of the official code")
     golden_sub = golden.add_subparsers(dest="golden_command", required=True)

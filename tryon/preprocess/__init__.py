@@ -1,0 +1,104 @@
+"""Everything derived from two photos, computed once into one `TryOnSample`.
+
+The estimators are pluggable: `POSE_ESTIMATORS` and `PARSERS` list them best first, and the first whose
+weights are present is used (full-quality OpenPose/SCHP when installed, else the embedded MediaPipe pose and
+the approximate parse). Which estimator produced each input is recorded in `sample.provenance`, and what had
+to be assumed (joints out of frame, ...) in `sample.notes`, so the UI and run.json can say so.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tryon.imaging import limit_size, load_image
+from tryon.preprocess.masks import agnostic_mask, garment_mask
+from tryon.preprocess.parsing import ParseEstimator
+from tryon.preprocess.pose import PoseEstimator
+from tryon.sample import COCO18_NAMES, Category, TryOnSample, parse_category
+
+# name -> "module:factory"; factories return None when the estimator's weights are missing.
+POSE_ESTIMATORS: dict[str, str] = {
+    "mediapipe": "tryon.preprocess.pose:MediaPipePose",
+}
+PARSERS: dict[str, str] = {
+    "approximate": "tryon.preprocess.parsing:ApproximateParser",
+}
+_cache: dict[str, object] = {}
+
+
+def _build(path: str) -> object | None:
+    if path not in _cache:
+        module_name, _, factory = path.partition(":")
+        make: Callable[[], object | None] = getattr(importlib.import_module(module_name), factory)
+        _cache[path] = make()
+    return _cache[path]
+
+
+def _first_available(table: dict[str, str], wanted: str | None) -> object:
+    names = [wanted] if wanted else list(table)
+    for name in names:
+        estimator = _build(table[name])
+        if estimator is not None:
+            return estimator
+    raise RuntimeError(f"no estimator available among {names}")
+
+
+@dataclass
+class Estimators:
+    pose: PoseEstimator
+    parser: ParseEstimator
+
+
+def estimators(pose: str | None = None, parser: str | None = None) -> Estimators:
+    """The estimators to use: the named ones, or the best whose weights are present."""
+    return Estimators(_first_available(POSE_ESTIMATORS, pose), _first_available(PARSERS, parser))  # type: ignore[arg-type]
+
+
+def missing_joint_notes(keypoints: np.ndarray) -> list[str]:
+    """One note listing the body joints the estimator could not see (face points are not worth a note)."""
+    missing = [COCO18_NAMES[i] for i in range(1, 14) if keypoints[i, 2] <= 0]
+    return [f"not visible in the photo: {', '.join(missing)}"] if missing else []
+
+
+def prepare_sample(
+    person: object,
+    garment: object,
+    category: str | Category = "upper",
+    name: str = "sample",
+    tools: Estimators | None = None,
+    garment_mask_override: np.ndarray | None = None,
+) -> TryOnSample:
+    """Decode two photos (paths, bytes, PIL or arrays) and compute keypoints, parse and masks."""
+    category = parse_category(category)
+    person_rgb = limit_size(load_image(person))  # type: ignore[arg-type]
+    garment_rgb = limit_size(load_image(garment))  # type: ignore[arg-type]
+    tools = tools or estimators()
+    pose = tools.pose(person_rgb)
+    parse = tools.parser(person_rgb, pose.keypoints, pose.person_mask)
+    if garment_mask_override is not None:
+        cloth_mask, cloth_source = garment_mask_override.astype(bool), "user"
+    else:
+        cloth_mask, cloth_source = garment_mask(garment_rgb), "border-colour threshold"
+    region, notes = agnostic_mask(parse, pose.keypoints, category)
+    return TryOnSample(
+        person=person_rgb,
+        garment=garment_rgb,
+        category=category,
+        name=name,
+        keypoints=pose.keypoints,
+        parse=parse,
+        person_mask=pose.person_mask,
+        garment_mask=cloth_mask,
+        agnostic_mask=region,
+        provenance={
+            "keypoints": pose.estimator,
+            "parse": getattr(tools.parser, "name", type(tools.parser).__name__),
+            "garment_mask": cloth_source,
+            "agnostic_mask": "VITON-HD rule over the parse and keypoints",
+        },
+        notes=missing_joint_notes(pose.keypoints) + notes,
+    )
