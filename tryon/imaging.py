@@ -64,7 +64,9 @@ def load_image(source: str | Path | bytes | Image.Image | np.ndarray, max_pixels
             return _pil_to_rgb(probe, name)
     except InputError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{name}: too large to decode safely ({exc}); downscale it first") from exc
+    except UnidentifiedImageError as exc:
         raise InputError(f"{name}: not an image PIL can read ({type(exc).__name__})") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{name}: the image data is damaged or truncated ({exc})") from exc

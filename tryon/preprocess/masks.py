@@ -51,15 +51,19 @@ def garment_mask(image: np.ndarray, threshold: float = GARMENT_THRESHOLD) -> np.
         )
     distance = np.linalg.norm(lab - background, axis=2)
     mask = (distance > max(threshold, 2.5 * spread)).astype(np.uint8)
-    k = max(3, int(round(min(image.shape[:2]) / 150)) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, kernel)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel, iterations=2)
+    side = min(image.shape[:2])
+    small = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, side // 150 | 1),) * 2)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, small)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         raise InputError("garment photo: no garment found (nothing differs from the background)")
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    mask = (labels == largest).astype(np.uint8)
+    # Keep every sizeable piece (stripes of the background colour split a garment into bands), then bridge
+    # the bands and fill what they enclose.
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = 1 + np.flatnonzero(areas >= 0.05 * areas.max())
+    mask = np.isin(labels, keep).astype(np.uint8)
+    bridge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, side // 32 | 1),) * 2)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, bridge, iterations=2)
     mask = fill_holes(mask)
     coverage = mask.mean()
     if coverage < 0.03 or coverage > 0.97:
