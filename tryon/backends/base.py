@@ -138,6 +138,15 @@ def get_backend(name: str) -> Backend:
     return _instances[name]
 
 
+def backend_status(name: str) -> tuple[str, Availability]:
+    """(label, availability) of a registered backend; one that cannot even be imported is unavailable."""
+    try:
+        backend = get_backend(name)
+        return backend.label or name, backend.status()
+    except Exception as exc:  # noqa: BLE001 - a broken optional backend is reported, never raised
+        return name, Availability(ready=False, reason=f"cannot load ({type(exc).__name__}: {exc})")
+
+
 def set_backend(name: str, backend: Backend) -> None:
     """Install a specific instance (a backend built from explicit modules, e.g. tiny test weights)."""
     _BACKEND_PATHS.setdefault(name, f"{type(backend).__module__}:{type(backend).__qualname__}")

@@ -1,0 +1,25 @@
+"""The Gradio app, one module per tab. `build_app()` assembles them; app.py only launches it."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from tryon.ui import settings_tab, tryon_tab
+
+TITLE = "VITON workbench"
+INTRO = (
+    "Try a garment on a person with several virtual try-on methods side by side, and measure them. "
+    "The weight-free **warp** baseline always runs; LaDI-VTON, PASTA-GAN++ and PromptDresser run once their "
+    "official weights are installed (each says how). The model backends are non-commercially licensed."
+)
+
+
+def build_app(default_backends: list[str] | None = None) -> gr.Blocks:
+    with gr.Blocks(title=TITLE) as app:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        with gr.Tab("Try-on"):
+            tryon_tab.build(default_backends)
+        with gr.Tab("Settings & weights"):
+            settings_tab.build()
+    app.queue(default_concurrency_limit=1)
+    return app

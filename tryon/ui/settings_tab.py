@@ -1,0 +1,53 @@
+"""The Settings tab: where models run, and which weights are installed (with the command for the rest)."""
+
+from __future__ import annotations
+
+import gradio as gr
+import torch
+
+from tryon import weights
+from tryon.backends.base import backend_names, backend_status, get_backend
+from tryon.runtime import default_runtime
+
+
+def device_summary() -> str:
+    runtime = default_runtime()
+    lines = [f"- **device**: {runtime.device} ({runtime.dtype})"]
+    if torch.cuda.is_available():
+        free, total = torch.cuda.mem_get_info()
+        lines.append(f"- **GPU**: {torch.cuda.get_device_name()} — {free / 2**30:.1f} of {total / 2**30:.1f} GiB free")
+    return "\n".join(lines)
+
+
+def _licence(name: str) -> str:
+    try:
+        return get_backend(name).licence or "-"
+    except Exception:  # noqa: BLE001 - unimportable backends already say why in their status
+        return "-"
+
+
+def backend_rows() -> list[list[str]]:
+    rows = []
+    for name in backend_names():
+        label, status = backend_status(name)
+        rows.append([name, label, "ready" if status.ready else status.message, _licence(name)])
+    return rows
+
+
+def weight_rows() -> list[list[str]]:
+    root = weights.cache_dir()
+    rows = []
+    for group_name in weights.group_names():
+        group = weights.get_group(group_name)
+        for file in group.files:
+            rows.append([group.name, file.name, "present" if file.present(root) else "missing", group.command])
+    return rows
+
+
+def build() -> None:
+    gr.Markdown(device_summary())
+    gr.Dataframe(backend_rows(), headers=["backend", "label", "status", "licence"], label="Backends",
+                 interactive=False)
+    gr.Dataframe(weight_rows(), headers=["group", "file", "status", "fetch with"], label="Weights",
+                 interactive=False)
+    gr.Markdown(f"Weights folder: `{weights.cache_dir()}` (set `TRYON_WEIGHTS_DIR` to move it).")

@@ -1,0 +1,146 @@
+"""The Try-on tab: two photos in, the chosen backends' results out, side by side as each finishes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+
+from tryon.backends.base import RunOptions, backend_names, backend_status
+from tryon.errors import InputError
+from tryon.preprocess import prepare_sample
+from tryon.sample import TryOnResult, TryOnSample
+from tryon.ui.common import notes_markdown, preprocessing_previews, user_errors
+from tryon.workflow import stream_results, write_run
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples" / "photos"
+CATEGORY_CHOICES = [("upper body", "upper"), ("lower body", "lower"), ("dress", "dress")]
+
+
+def backend_choices() -> list[tuple[str, str]]:
+    """(label with status, name) for every registered backend; a missing backend is listed, not hidden."""
+    choices = []
+    for name in backend_names():
+        label, status = backend_status(name)
+        choices.append((label if status.ready else f"{label} — {status.message}", name))
+    return choices
+
+
+@lru_cache(maxsize=8)
+def _prepared(person: str, garment: str, category: str, stamp: tuple[float, float]) -> TryOnSample:
+    return prepare_sample(person, garment, category, name=Path(person).stem)
+
+
+def sample_for(person: str | None, garment: str | None, category: str) -> TryOnSample:
+    """Preprocess two uploaded files once; repeated runs on the same files reuse the sample."""
+    if not person or not garment:
+        raise InputError("upload a person photo and a garment photo first")
+    stamp = (os.path.getmtime(person), os.path.getmtime(garment))
+    return _prepared(person, garment, category, stamp)
+
+
+@user_errors
+def preview(person: str | None, garment: str | None, category: str) -> tuple[list, str]:
+    if not person or not garment:
+        return [], ""
+    sample = sample_for(person, garment, category)
+    return preprocessing_previews(sample), notes_markdown(sample)
+
+
+def _status_table(names: list[str], results: list[TryOnResult]) -> str:
+    done = {r.backend: r for r in results}
+    rows = ["| backend | status | time | peak memory | seed |", "|---|---|---|---|---|"]
+    for name in names:
+        r = done.get(name)
+        if r is None:
+            rows.append(f"| {name} | running… | | | |")
+        elif r.ok:
+            memory = f"{r.peak_memory_mb:.0f} MB" if r.peak_memory_mb else ""
+            rows.append(f"| {name} | done | {r.seconds:.2f} s | {memory} | {r.seed} |")
+        else:
+            rows.append(f"| {name} | {r.error} | | | {r.seed} |")
+    notes = [f"- {r.backend}: {n}" for r in results for n in r.notes]
+    return "\n".join(rows + ([""] + notes if notes else []))
+
+
+def _archive(sample: TryOnSample, results: list[TryOnResult]) -> str:
+    """run.json + one PNG per result, zipped for download."""
+    folder = Path(tempfile.mkdtemp(prefix="tryon-run-"))
+    write_run(folder / "run", sample, results)
+    return shutil.make_archive(str(folder / f"tryon-{sample.name}"), "zip", folder / "run")
+
+
+@user_errors
+def tryon(
+    person: str | None,
+    garment: str | None,
+    category: str = "upper",
+    backends: list[str] | None = None,
+    seed: float = 0,
+    steps: float | None = None,
+    guidance: float | None = None,
+    progress: gr.Progress = gr.Progress(),
+) -> Any:
+    """Run the chosen backends on one person and one garment; stream (gallery, slider, status, download)."""
+    backends = list(backends or [])
+    if not backends:
+        raise InputError("choose at least one backend")
+    progress(0, desc="preprocessing")
+    sample = sample_for(person, garment, category)
+    options = RunOptions(seed=int(seed or 0), steps=int(steps) if steps else None,
+                         guidance=float(guidance) if guidance else None)
+    results: list[TryOnResult] = []
+    gallery: list[tuple[np.ndarray, str]] = []
+    slider = None
+    for result in stream_results(sample, backends, options):
+        results.append(result)
+        progress(len(results) / len(backends), desc=f"{result.backend} finished")
+        if result.ok:
+            gallery.append((result.image, f"{result.backend} · {result.seconds:.2f} s · seed {result.seed}"))
+            slider = (sample.person, result.image)
+        yield gallery, slider, _status_table(backends, results), None
+    yield gallery, slider, _status_table(backends, results), _archive(sample, results)
+
+
+def build(default_backends: list[str] | None = None) -> None:
+    """Lay out the tab inside the current Blocks context."""
+    choices = backend_choices()
+    ready = [name for name in backend_names() if backend_status(name)[1].ready]
+    with gr.Row():
+        with gr.Column(scale=1, min_width=320):
+            with gr.Row():
+                person = gr.Image(type="filepath", label="Person photo", height=320, elem_id="person")
+                garment = gr.Image(type="filepath", label="Garment photo", height=320, elem_id="garment")
+            category = gr.Radio(CATEGORY_CHOICES, value="upper", label="Garment category")
+            backends = gr.CheckboxGroup(choices, value=default_backends or ready[:1], label="Backends",
+                                        elem_id="backends")
+            with gr.Accordion("Advanced", open=False):
+                seed = gr.Number(0, precision=0, label="Seed", minimum=0)
+                steps = gr.Number(None, precision=0, label="Denoising steps (empty = backend default)")
+                guidance = gr.Number(None, label="Guidance scale (empty = backend default)")
+            run = gr.Button("Run", variant="primary", elem_id="run")
+            gr.Examples(
+                examples=[[str(EXAMPLES_DIR / f"person_{p}.jpg"), str(EXAMPLES_DIR / f"garment_{g}.jpg"), c]
+                          for p, g, c in (("astronaut", "red_tee", "upper"), ("camera", "striped_tee", "upper"),
+                                          ("camera", "denim_trousers", "lower"), ("camera", "dotted_dress", "dress"))],
+                inputs=[person, garment, category],
+                label="Examples (public-domain people, drawn garments)",
+            )
+        with gr.Column(scale=2, min_width=480):
+            gallery = gr.Gallery(label="Results", columns=3, height=420, elem_id="results")
+            slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="slider")
+            status = gr.Markdown(elem_id="status")
+            download = gr.File(label="Download results (PNG + run.json)")
+            with gr.Accordion("Preprocessing", open=True):
+                previews = gr.Gallery(label="What the backends receive", columns=3, height=220, elem_id="previews")
+                notes = gr.Markdown(elem_id="notes")
+    for trigger in (person.change, garment.change, category.change):
+        trigger(preview, [person, garment, category], [previews, notes], api_visibility="private")
+    run.click(tryon, [person, garment, category, backends, seed, steps, guidance],
+              [gallery, slider, status, download], api_name="tryon", concurrency_limit=1)
