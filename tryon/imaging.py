@@ -72,6 +72,30 @@ def load_image(source: str | Path | bytes | Image.Image | np.ndarray, max_pixels
         raise InputError(f"{name}: the image data is damaged or truncated ({exc})") from exc
 
 
+def probe_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of an image file after the cheap checks (exists, not empty, size limits, a format PIL
+    knows), without decoding its pixels; a truncated body is only found when `load_image` decodes it."""
+    name = _describe(path)
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{name}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{name}: the file is empty")
+    if path.stat().st_size > MAX_BYTES:
+        raise InputError(f"{name}: larger than the {MAX_BYTES // 2**20} MB limit")
+    try:
+        with Image.open(path) as probe:
+            width, height = probe.size
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{name}: too large to decode safely ({exc}); downscale it first") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{name}: not an image PIL can read ({type(exc).__name__})") from exc
+    if width * height > max_pixels:
+        raise InputError(f"{name}: {width}x{height} is too large ({width * height / 1e6:.0f} MP; limit "
+                         f"{max_pixels / 1e6:.0f} MP): downscale it first")
+    return width, height
+
+
 def _pil_to_rgb(image: Image.Image, name: str) -> np.ndarray:
     image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):

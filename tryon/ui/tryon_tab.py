@@ -16,7 +16,7 @@ from tryon.backends.base import RunOptions, backend_names, backend_status
 from tryon.errors import InputError
 from tryon.preprocess import prepare_sample
 from tryon.sample import TryOnResult, TryOnSample
-from tryon.ui.common import notes_markdown, preprocessing_previews, user_errors
+from tryon.ui.common import PhotoInput, notes_markdown, preprocessing_previews, user_errors
 from tryon.workflow import stream_results, write_run
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples" / "photos"
@@ -115,8 +115,8 @@ def build(default_backends: list[str] | None = None) -> None:
     with gr.Row():
         with gr.Column(scale=1, min_width=320):
             with gr.Row():
-                person = gr.Image(type="filepath", label="Person photo", height=320, elem_id="person")
-                garment = gr.Image(type="filepath", label="Garment photo", height=320, elem_id="garment")
+                person = PhotoInput(type="filepath", label="Person photo", height=320, elem_id="person")
+                garment = PhotoInput(type="filepath", label="Garment photo", height=320, elem_id="garment")
             category = gr.Radio(CATEGORY_CHOICES, value="upper", label="Garment category")
             backends = gr.CheckboxGroup(choices, value=default_backends or ready[:1], label="Backends",
                                         elem_id="backends")
