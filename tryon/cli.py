@@ -47,6 +47,18 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_space_readme(args: argparse.Namespace) -> int:
+    from tryon.space import space_readme
+
+    text = space_readme()
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def _cmd_golden_check(args: argparse.Namespace) -> int:
     from tryon.golden import check_kit
 
@@ -116,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--id", required=True, help="sample name: image/NAME.jpg, cloth/NAME.jpg, ...")
     prepare.add_argument("--category", default="upper")
     prepare.set_defaults(handler=_cmd_prepare)
+
+    space = sub.add_parser("space-readme", help="write the Hugging Face Space README (front matter from spaces.yaml)")
+    space.add_argument("--out", help="file to write (default: print)")
+    space.set_defaults(handler=_cmd_space_readme)
 
     golden = sub.add_parser("golden", help="check a port against a golden kit of the official code")
     golden_sub = golden.add_subparsers(dest="golden_command", required=True)
