@@ -18,7 +18,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tryon.errors import InputError
-from tryon.runtime import Runtime, default_runtime, measure
+from tryon.runtime import (
+    MemoryProfile,
+    Runtime,
+    default_runtime,
+    free_device_memory,
+    is_out_of_memory,
+    measure,
+    next_frugal,
+    resolve,
+)
 from tryon.sample import Category, TryOnResult, TryOnSample
 
 log = logging.getLogger(__name__)
@@ -90,6 +99,10 @@ class Backend:
         """Return the try-on result as an HxWx3 uint8 RGB array. Deterministic for a seed on a device."""
         raise NotImplementedError
 
+    def memory_profile(self) -> MemoryProfile | None:
+        """Parameter counts and activation size for the `auto` memory policy (None: nothing to plan)."""
+        return None
+
     def default_options(self) -> RunOptions:
         return RunOptions()
 
@@ -154,10 +167,19 @@ def set_backend(name: str, backend: Backend) -> None:
 
 
 # -- runner ------------------------------------------------------------------------------------------------
+def mode_label(runtime: Runtime) -> str:
+    offload = "" if runtime.offload == "none" else f" + {runtime.offload} offload"
+    return f"{runtime.device} {runtime.dtype}{offload}"
+
+
 def run_one(
     backend: Backend, sample: TryOnSample, options: RunOptions, runtime: Runtime | None = None
 ) -> TryOnResult:
-    """Run one backend with timing, peak memory and error isolation: a failure becomes a result, not a raise."""
+    """Run one backend with timing, peak memory and error isolation: a failure becomes a result, not a raise.
+
+    With `offload='auto'` the mode comes from the free GPU memory and the backend's memory profile; on a CUDA
+    out-of-memory error the backend is unloaded and retried once in the next more frugal mode.
+    """
     result = TryOnResult(backend=backend.name, image=None, seed=options.seed, options=options.to_record())
     status = backend.status()
     if not status.ready:
@@ -165,20 +187,42 @@ def run_one(
         return result
     try:
         backend.check_sample(sample)
-        if not backend.loaded or (runtime is not None and backend.runtime != runtime):
-            backend.load(runtime or default_runtime())
-        assert backend.runtime is not None
-        with measure(backend.runtime.device) as m:
-            image = backend.generate(sample, options)
+        wanted = resolve(runtime or backend.runtime or default_runtime(), backend.memory_profile())
+        for attempt in (1, 2):
+            try:
+                if not backend.loaded or backend.runtime != wanted:
+                    backend.unload()
+                    backend.load(wanted)
+                with measure(wanted.device) as m:
+                    image = backend.generate(sample, options)
+                break
+            except Exception as exc:
+                smaller = next_frugal(wanted) if attempt == 1 and is_out_of_memory(exc) else None
+                if smaller is None:
+                    raise
+                result.notes.append(f"out of memory in {mode_label(wanted)}: retried in {mode_label(smaller)}")
+                backend.unload()
+                free_device_memory()
+                wanted = smaller
         result.image = image
         result.seconds = m.seconds
         result.peak_memory_mb = m.peak_memory_mb
+        result.options["mode"] = mode_label(wanted)
+        result.notes.extend(getattr(backend, "last_notes", []))
     except InputError as exc:
         result.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - one backend failing must never stop the others
         log.error("backend %s failed:\n%s", backend.name, traceback.format_exc())
         result.error = f"{type(exc).__name__}: {exc}"
     return result
+
+
+def make_room(keep: Backend) -> None:
+    """Before a backend runs on a GPU, unload the others so their modules do not hold the memory it needs."""
+    for other in _instances.values():
+        if other is not keep and other.loaded and other.runtime and other.runtime.device.startswith("cuda"):
+            other.unload()
+    free_device_memory()
 
 
 def run_backends(
@@ -198,4 +242,6 @@ def run_backends(
             opts = options(name)
         else:
             opts = options or backend.default_options()
+        if runtime is not None and runtime.device.startswith("cuda"):
+            make_room(backend)
         yield run_one(backend, sample, opts, runtime)

@@ -63,9 +63,7 @@ class PhotoInput(gr.Image):
             name = getattr(payload, "orig_name", None) or "uploaded image"
             raise gr.Error(str(exc).replace(str(payload.path), name), print_exception=False) from exc
         return str(payload.path)
-    from collections.abc import Callable, Sequence
-    from typing import TYPE_CHECKING, Any, Literal
-
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
     from gradio.blocks import Block
     if TYPE_CHECKING:
         from gradio.components import Timer
