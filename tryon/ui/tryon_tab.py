@@ -18,6 +18,7 @@ from tryon.preprocess import prepare_sample
 from tryon.sample import TryOnResult, TryOnSample
 from tryon.ui.common import PhotoInput, notes_markdown, preprocessing_previews, user_errors
 from tryon.workflow import stream_results, write_run
+from tryon.zerogpu import gpu_duration, on_gpu
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples" / "photos"
 CATEGORY_CHOICES = [("upper body", "upper"), ("lower body", "lower"), ("dress", "dress")]
@@ -108,6 +109,11 @@ def tryon(
     yield gallery, slider, _status_table(backends, results), _archive(sample, results)
 
 
+def _duration(person: Any, garment: Any, category: Any, backends: list[str] | None = None, seed: Any = 0,
+              steps: float | None = None, *rest: Any, **kwargs: Any) -> int:
+    return gpu_duration(backends, steps)
+
+
 def build(default_backends: list[str] | None = None) -> None:
     """Lay out the tab inside the current Blocks context."""
     choices = backend_choices()
@@ -142,5 +148,5 @@ def build(default_backends: list[str] | None = None) -> None:
                 notes = gr.Markdown(elem_id="notes")
     for trigger in (person.change, garment.change, category.change):
         trigger(preview, [person, garment, category], [previews, notes], api_visibility="private")
-    run.click(tryon, [person, garment, category, backends, seed, steps, guidance],
+    run.click(on_gpu(tryon, _duration), [person, garment, category, backends, seed, steps, guidance],
               [gallery, slider, status, download], api_name="tryon", concurrency_limit=1)
