@@ -6,8 +6,8 @@ import gradio as gr
 import torch
 
 from tryon import weights
-from tryon.backends.base import backend_names, backend_status, get_backend
-from tryon.runtime import default_runtime
+from tryon.backends.base import backend_names, backend_status, get_backend, mode_label
+from tryon.runtime import default_runtime, resolve
 
 
 def device_summary() -> str:
@@ -27,10 +27,22 @@ def _licence(name: str) -> str:
 
 
 def backend_rows() -> list[list[str]]:
+    """Per backend: status, licence, and the memory mode `auto` would pick here with its estimated peak."""
+    runtime = default_runtime().with_(offload="auto")
     rows = []
     for name in backend_names():
         label, status = backend_status(name)
-        rows.append([name, label, "ready" if status.ready else status.message, _licence(name)])
+        mode, peak = "-", "-"
+        try:
+            backend = get_backend(name)
+            profile = backend.memory_profile()
+            chosen = resolve(runtime, profile)
+            mode = mode_label(chosen)
+            if profile is not None:
+                peak = f"{profile.peak_bytes(chosen.dtype, chosen.offload) / 2**30:.1f} GiB"
+        except Exception:  # noqa: BLE001 - unimportable backends already say why in their status
+            pass
+        rows.append([name, label, "ready" if status.ready else status.message, mode, peak, _licence(name)])
     return rows
 
 
@@ -46,8 +58,8 @@ def weight_rows() -> list[list[str]]:
 
 def build() -> None:
     gr.Markdown(device_summary())
-    gr.Dataframe(backend_rows(), headers=["backend", "label", "status", "licence"], label="Backends",
-                 interactive=False)
+    headers = ["backend", "label", "status", "mode (auto)", "estimated peak", "licence"]
+    gr.Dataframe(backend_rows(), headers=headers, label="Backends", interactive=False)
     gr.Dataframe(weight_rows(), headers=["group", "file", "status", "fetch with"], label="Weights",
                  interactive=False)
     gr.Markdown(f"Weights folder: `{weights.cache_dir()}` (set `TRYON_WEIGHTS_DIR` to move it).")
