@@ -36,3 +36,16 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+
+
+@pytest.fixture(autouse=True)
+def _restore_backend_registry():
+    """Tests may install stand-in or tiny-weight backends; each test starts from the real registry."""
+    from tryon.backends import base
+
+    paths, instances = dict(base._BACKEND_PATHS), dict(base._instances)
+    yield
+    base._BACKEND_PATHS.clear()
+    base._BACKEND_PATHS.update(paths)
+    base._instances.clear()
+    base._instances.update(instances)
