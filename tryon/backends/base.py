@@ -162,6 +162,7 @@ def run_one(
         with measure(backend.runtime.device) as m:
             image = backend.generate(sample, options)
         result.image = image
+        result.notes = list(getattr(backend, "last_notes", []))
         result.seconds = m.seconds
         result.peak_memory_mb = m.peak_memory_mb
     except InputError as exc:

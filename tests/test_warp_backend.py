@@ -1,0 +1,183 @@
+"""The weight-free warp baseline on synthetic people and product photos drawn here (no fixtures, no network)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tryon.backends.base import RunOptions, run_one
+from tryon.backends.warp import WarpBackend
+from tryon.errors import InputError
+from tryon.sample import COCO18_NAMES, TryOnSample
+
+SKIN = (224, 172, 140)
+OLD_SHIRT = (40, 120, 40)  # green: must disappear from the torso
+OLD_PANTS = (60, 60, 150)
+BACKGROUND = (200, 200, 210)
+NEW_GARMENT = (200, 30, 30)  # red
+
+
+def _kp(points: dict[str, tuple[float, float]]) -> np.ndarray:
+    keypoints = np.zeros((18, 3), np.float32)
+    for name, (x, y) in points.items():
+        keypoints[COCO18_NAMES.index(name)] = (x, y, 0.9)
+    return keypoints
+
+
+def _full_body(h: int = 512, w: int = 384) -> TryOnSample:
+    """A front-facing stick person: skin limbs, a green shirt, blue trousers; keypoints and parse to match."""
+    sx, sy = w / 384, h / 512
+    pts = {
+        "nose": (192, 60), "neck": (192, 110), "r_shoulder": (150, 112), "l_shoulder": (234, 112),
+        "r_elbow": (135, 185), "l_elbow": (249, 185), "r_wrist": (128, 255), "l_wrist": (256, 255),
+        "r_hip": (165, 255), "l_hip": (219, 255), "r_knee": (165, 360), "l_knee": (219, 360),
+        "r_ankle": (165, 465), "l_ankle": (219, 465), "r_eye": (182, 52), "l_eye": (202, 52),
+    }
+    pts = {k: (x * sx, y * sy) for k, (x, y) in pts.items()}
+    person = np.full((h, w, 3), BACKGROUND, np.uint8)
+    parse = np.zeros((h, w), np.uint8)
+
+    def draw(label: int, colour: tuple[int, int, int], shape) -> None:
+        layer = np.zeros((h, w), np.uint8)
+        shape(layer)
+        person[layer > 0] = colour
+        parse[layer > 0] = label
+
+    def p(name: str) -> tuple[int, int]:
+        return round(pts[name][0]), round(pts[name][1])
+
+    limb = max(3, round(16 * sx))
+    draw(16, SKIN, lambda m: (cv2.line(m, p("r_hip"), p("r_ankle"), 1, limb), cv2.line(m, p("l_hip"), p("l_ankle"), 1, limb)))
+    draw(9, OLD_PANTS, lambda m: cv2.rectangle(m, (round(150 * sx), round(250 * sy)), (round(234 * sx), round(440 * sy)), 1, -1))
+    draw(5, OLD_SHIRT, lambda m: cv2.rectangle(m, (round(146 * sx), round(105 * sy)), (round(238 * sx), round(265 * sy)), 1, -1))
+    draw(13, SKIN, lambda m: cv2.circle(m, p("nose"), round(32 * sx), 1, -1))
+    draw(15, SKIN, lambda m: (cv2.line(m, p("r_shoulder"), p("r_elbow"), 1, limb), cv2.line(m, p("r_elbow"), p("r_wrist"), 1, limb)))
+    draw(14, SKIN, lambda m: (cv2.line(m, p("l_shoulder"), p("l_elbow"), 1, limb), cv2.line(m, p("l_elbow"), p("l_wrist"), 1, limb)))
+    agnostic = cv2.dilate(np.isin(parse, (5, 14, 15)).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    return TryOnSample(person=person, garment=_tshirt(), keypoints=_kp(pts), parse=parse, agnostic_mask=agnostic,
+                       person_mask=parse > 0)
+
+
+def _tshirt(h: int = 256, w: int = 192, colour: tuple[int, int, int] = NEW_GARMENT) -> np.ndarray:
+    """A flat T-shirt product photo on white: torso rectangle, two short sleeves, a neckline cut out."""
+    img = np.full((h, w, 3), 255, np.uint8)
+    cv2.rectangle(img, (50, 40), (142, 230), colour, -1)
+    cv2.fillPoly(img, [np.array([[50, 40], [15, 95], [40, 110], [55, 80]])], colour)
+    cv2.fillPoly(img, [np.array([[142, 40], [177, 95], [152, 110], [137, 80]])], colour)
+    cv2.ellipse(img, (96, 40), (22, 14), 0, 0, 180, (255, 255, 255), -1)
+    return img
+
+
+def _trousers(h: int = 256, w: int = 192) -> np.ndarray:
+    img = np.full((h, w, 3), 255, np.uint8)
+    cv2.fillPoly(img, [np.array([[50, 20], [142, 20], [150, 235], [104, 235], [96, 90], [88, 235], [42, 235]])],
+                 NEW_GARMENT)
+    return img
+
+
+def _dress(h: int = 256, w: int = 192) -> np.ndarray:
+    img = np.full((h, w, 3), 255, np.uint8)
+    cv2.fillPoly(img, [np.array([[70, 15], [122, 15], [118, 100], [165, 240], [27, 240], [74, 100]])], NEW_GARMENT)
+    return img
+
+
+def _is_colour(image: np.ndarray, colour: tuple[int, int, int], tol: int = 40) -> np.ndarray:
+    return np.abs(image.astype(int) - np.array(colour)).sum(axis=-1) < tol
+
+
+def _torso_box(sample: TryOnSample) -> tuple[slice, slice]:
+    h, w = sample.size
+    return slice(round(0.3 * h), round(0.45 * h)), slice(round(0.42 * w), round(0.58 * w))
+
+
+def test_upper_garment_replaces_the_shirt_on_the_torso() -> None:
+    sample = _full_body()
+    out = WarpBackend()(sample)
+    assert out.shape == sample.person.shape and out.dtype == np.uint8
+    torso = out[_torso_box(sample)]
+    assert _is_colour(torso, NEW_GARMENT).mean() > 0.9
+    # The old shirt is gone from the region (erased or covered), not left showing around the new one.
+    assert _is_colour(out, OLD_SHIRT)[sample.agnostic_mask].mean() < 0.02
+
+
+def test_pixels_outside_the_agnostic_mask_are_kept_exactly() -> None:
+    sample = _full_body()
+    out = WarpBackend()(sample)
+    outside = ~sample.agnostic_mask
+    assert np.array_equal(out[outside], sample.person[outside])
+    assert not np.array_equal(out[sample.agnostic_mask], sample.person[sample.agnostic_mask])
+
+
+def test_arms_and_face_stay_in_front() -> None:
+    sample = _full_body()
+    out = WarpBackend()(sample)
+    keep = np.isin(sample.parse, (13, 14, 15))
+    assert np.array_equal(out[keep], sample.person[keep])
+
+
+def test_portrait_without_hips_still_works_and_says_what_it_assumed() -> None:
+    h, w = 400, 400
+    person = np.full((h, w, 3), BACKGROUND, np.uint8)
+    cv2.circle(person, (200, 120), 60, SKIN, -1)
+    cv2.rectangle(person, (110, 220), (290, 399), OLD_SHIRT, -1)
+    keypoints = _kp({"nose": (200, 130), "neck": (200, 225), "r_shoulder": (130, 235), "l_shoulder": (270, 235)})
+    keypoints[COCO18_NAMES.index("r_hip"), 2] = 0.05  # detected with too little confidence to trust
+    sample = TryOnSample(person=person, garment=_tshirt(), keypoints=keypoints)
+    backend = WarpBackend()
+    out = backend(sample)
+    assert out.shape == person.shape
+    assert _is_colour(out[260:380, 170:230], NEW_GARMENT).mean() > 0.9
+    assert any("hips" in note and "extrapolated" in note for note in backend.last_notes)
+    assert np.array_equal(out[:60], person[:60])  # far above the garment nothing changes
+
+
+@pytest.mark.parametrize(("category", "garment", "box"), [("lower", _trousers, (0.55, 0.75)), ("dress", _dress, (0.3, 0.6))])
+def test_lower_and_dress_cover_their_body_part(category: str, garment, box: tuple[float, float]) -> None:
+    sample = _full_body()
+    sample.category = category
+    sample.garment = garment()
+    sample.agnostic_mask = None  # derive the region from the parse
+    out = WarpBackend()(sample)
+    h, w = sample.size
+    ys = slice(round(box[0] * h), round(box[1] * h))
+    xs = slice(round(0.4 * w), round(0.6 * w))
+    assert _is_colour(out[ys, xs], NEW_GARMENT).mean() > 0.6
+    if category == "lower":  # a bottom leaves the shirt alone
+        assert np.array_equal(out[_torso_box(sample)], sample.person[_torso_box(sample)])
+
+
+def test_deterministic_and_seed_independent() -> None:
+    sample = _full_body()
+    backend = WarpBackend()
+    first = backend(sample, RunOptions(seed=1))
+    assert np.array_equal(first, backend(sample, RunOptions(seed=1)))
+    assert np.array_equal(first, WarpBackend()(sample, RunOptions(seed=12345)))
+
+
+def test_garment_photo_without_plain_background_is_a_clear_input_error() -> None:
+    sample = _full_body()
+    rng = np.random.default_rng(0)
+    sample.garment = rng.integers(0, 256, sample.garment.shape, dtype=np.uint8)
+    with pytest.raises(InputError, match="plain background") as info:
+        WarpBackend()(sample)
+    assert "\n" not in str(info.value)
+
+
+def test_given_garment_mask_must_match_the_photo() -> None:
+    sample = _full_body()
+    sample.garment_mask = np.ones((10, 10), bool)
+    with pytest.raises(InputError, match="garment mask"):
+        WarpBackend()(sample)
+
+
+def test_runner_reports_time_seed_and_notes_at_full_resolution() -> None:
+    sample = _full_body(1024, 768)
+    sample.keypoints[[COCO18_NAMES.index("r_elbow"), COCO18_NAMES.index("l_elbow")], 2] = 0.0
+    result = run_one(WarpBackend(), sample, RunOptions(seed=7))
+    assert result.ok, result.error
+    assert result.image.shape == (1024, 768, 3)
+    assert result.seed == 7
+    assert 0 < result.seconds < 5
+    assert any("elbow" in note for note in result.notes)
+    assert result.to_record()["notes"] == result.notes
