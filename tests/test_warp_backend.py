@@ -8,6 +8,7 @@ import pytest
 
 from tryon.backends.base import RunOptions, run_one
 from tryon.backends.warp import WarpBackend
+from tryon.backends.warp.tps import ThinPlateSpline
 from tryon.errors import InputError
 from tryon.sample import COCO18_NAMES, TryOnSample
 
@@ -38,22 +39,35 @@ def _full_body(h: int = 512, w: int = 384) -> TryOnSample:
     person = np.full((h, w, 3), BACKGROUND, np.uint8)
     parse = np.zeros((h, w), np.uint8)
 
-    def draw(label: int, colour: tuple[int, int, int], shape) -> None:
-        layer = np.zeros((h, w), np.uint8)
-        shape(layer)
-        person[layer > 0] = colour
-        parse[layer > 0] = label
+    limb = max(3, round(16 * sx))
 
     def p(name: str) -> tuple[int, int]:
         return round(pts[name][0]), round(pts[name][1])
 
-    limb = max(3, round(16 * sx))
-    draw(16, SKIN, lambda m: (cv2.line(m, p("r_hip"), p("r_ankle"), 1, limb), cv2.line(m, p("l_hip"), p("l_ankle"), 1, limb)))
-    draw(9, OLD_PANTS, lambda m: cv2.rectangle(m, (round(150 * sx), round(250 * sy)), (round(234 * sx), round(440 * sy)), 1, -1))
-    draw(5, OLD_SHIRT, lambda m: cv2.rectangle(m, (round(146 * sx), round(105 * sy)), (round(238 * sx), round(265 * sy)), 1, -1))
-    draw(13, SKIN, lambda m: cv2.circle(m, p("nose"), round(32 * sx), 1, -1))
-    draw(15, SKIN, lambda m: (cv2.line(m, p("r_shoulder"), p("r_elbow"), 1, limb), cv2.line(m, p("r_elbow"), p("r_wrist"), 1, limb)))
-    draw(14, SKIN, lambda m: (cv2.line(m, p("l_shoulder"), p("l_elbow"), 1, limb), cv2.line(m, p("l_elbow"), p("l_wrist"), 1, limb)))
+    def rect(x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+        layer = np.zeros((h, w), np.uint8)
+        cv2.rectangle(layer, (round(x0 * sx), round(y0 * sy)), (round(x1 * sx), round(y1 * sy)), 1, -1)
+        return layer
+
+    def limbs(*segments: tuple[str, str]) -> np.ndarray:
+        layer = np.zeros((h, w), np.uint8)
+        for a, b in segments:
+            cv2.line(layer, p(a), p(b), 1, limb)
+        return layer
+
+    head = np.zeros((h, w), np.uint8)
+    cv2.circle(head, p("nose"), round(32 * sx), 1, -1)
+    # Painted back to front: legs, trousers, shirt, head, arms (the parse keeps the front-most label).
+    for label, colour, layer in (
+        (16, SKIN, limbs(("r_hip", "r_ankle"), ("l_hip", "l_ankle"))),
+        (9, OLD_PANTS, rect(150, 250, 234, 440)),
+        (5, OLD_SHIRT, rect(146, 105, 238, 265)),
+        (13, SKIN, head),
+        (15, SKIN, limbs(("r_shoulder", "r_elbow"), ("r_elbow", "r_wrist"))),
+        (14, SKIN, limbs(("l_shoulder", "l_elbow"), ("l_elbow", "l_wrist"))),
+    ):
+        person[layer > 0] = colour
+        parse[layer > 0] = label
     agnostic = cv2.dilate(np.isin(parse, (5, 14, 15)).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     return TryOnSample(person=person, garment=_tshirt(), keypoints=_kp(pts), parse=parse, agnostic_mask=agnostic,
                        person_mask=parse > 0)
@@ -132,7 +146,9 @@ def test_portrait_without_hips_still_works_and_says_what_it_assumed() -> None:
     assert np.array_equal(out[:60], person[:60])  # far above the garment nothing changes
 
 
-@pytest.mark.parametrize(("category", "garment", "box"), [("lower", _trousers, (0.55, 0.75)), ("dress", _dress, (0.3, 0.6))])
+@pytest.mark.parametrize(
+    ("category", "garment", "box"), [("lower", _trousers, (0.55, 0.75)), ("dress", _dress, (0.3, 0.6))]
+)
 def test_lower_and_dress_cover_their_body_part(category: str, garment, box: tuple[float, float]) -> None:
     sample = _full_body()
     sample.category = category
@@ -181,3 +197,22 @@ def test_runner_reports_time_seed_and_notes_at_full_resolution() -> None:
     assert 0 < result.seconds < 5
     assert any("elbow" in note for note in result.notes)
     assert result.to_record()["notes"] == result.notes
+
+
+def test_thin_plate_spline_hits_its_landmarks_and_reproduces_affine_maps() -> None:
+    rng = np.random.default_rng(3)
+    src = rng.uniform(0, 500, (9, 2))
+    dst = src + rng.normal(0, 20, src.shape)
+    assert np.abs(ThinPlateSpline(src, dst, regularization=0.0)(src) - dst).max() < 1e-6
+    affine = np.array([[1.2, 0.1], [-0.2, 0.9]])
+    probe = rng.uniform(0, 500, (50, 2))
+    spline = ThinPlateSpline(src, src @ affine.T + 7)
+    assert np.abs(spline(probe) - (probe @ affine.T + 7)).max() < 1e-3
+
+
+def test_keypoints_without_shoulders_or_hips_are_a_clear_input_error() -> None:
+    sample = _full_body()
+    sample.keypoints[:, 2] = 0.0
+    sample.keypoints[COCO18_NAMES.index("nose"), 2] = 0.9
+    with pytest.raises(InputError, match="keypoints"):
+        WarpBackend()(sample)

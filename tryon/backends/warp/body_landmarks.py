@@ -23,7 +23,8 @@ _HIP_PER_SHOULDER = 0.8  # hip-keypoint width / shoulder width
 _TORSO_PER_SHOULDER = 1.5  # neck-to-mid-hip length / shoulder width
 _WAIST_ABOVE_HIPS = 0.35  # waistband height above the hip keypoints, in hip widths
 _TOP_WIDTH = 1.1  # a top's shoulder seams sit slightly outside the shoulder keypoints
-_BOTTOM_WIDTH = 1.4  # a waistband is wider than the hip joints
+_BOTTOM_WIDTH = 1.6  # a flat waistband is wider than the hip joints
+_FULL_LENGTH = 1.8  # a bottom this many waist widths long reaches the ankles (trousers, maxi skirts)
 _HEM_OVER_HIPS = 1.35  # a hem must at least cover the hips' outer width
 
 
@@ -49,6 +50,7 @@ class Body:
     d: np.ndarray
     elbow_left: np.ndarray | None = None
     elbow_right: np.ndarray | None = None
+    leg_center: np.ndarray | None = None  # midpoint of the ankles, else of the knees: the legs' direction
     ankle_center: np.ndarray | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -131,18 +133,23 @@ def body_frame(keypoints: np.ndarray) -> Body:
     return Body(
         shoulder_left=s_left, shoulder_right=s_right, neck=neck, hip_left=h_left, hip_right=h_right, d=d,
         elbow_left=elbow_left, elbow_right=elbow_right,
-        ankle_center=(legs[0] + legs[1]) / 2 if legs else None, notes=notes,
+        leg_center=(legs[0] + legs[1]) / 2 if legs else None,
+        ankle_center=(ankles[0] + ankles[1]) / 2 if len(ankles) == 2 else None, notes=notes,
     )
 
 
 def _similarity(
     garment: Landmarks, origin_g: np.ndarray, u_g: np.ndarray, origin_b: np.ndarray, u_b: np.ndarray,
-    d_b: np.ndarray, scale: float,
+    d_b: np.ndarray, scale: float, length_scale: float | None = None,
 ) -> Landmarks:
-    """Map every garment landmark through garment frame (origin_g, u_g) -> body frame (origin_b, u_b, d_b)."""
+    """Map every garment landmark through garment frame (origin_g, u_g) -> body frame (origin_b, u_b, d_b).
+
+    Widths scale by `scale`, lengths by `length_scale` (default: the same, which keeps the garment's proportions).
+    """
     d_g = _perp_down(u_g)
+    along = scale if length_scale is None else length_scale
     return {
-        name: origin_b + scale * (float((p - origin_g) @ u_g) * u_b + float((p - origin_g) @ d_g) * d_b)
+        name: origin_b + scale * float((p - origin_g) @ u_g) * u_b + along * float((p - origin_g) @ d_g) * d_b
         for name, p in garment.items()
     }
 
@@ -167,12 +174,18 @@ def target_landmarks(garment: Landmarks, body: Body, category: Category) -> tupl
         u_g = _unit(garment["waist_right"] - garment["waist_left"])
         hip_center = (body.hip_left + body.hip_right) / 2
         u_b = _unit(body.hip_right - body.hip_left)
-        leg_d = _unit(body.ankle_center - hip_center) if body.ankle_center is not None else d
-        if body.ankle_center is None:
+        leg_d = _unit(body.leg_center - hip_center) if body.leg_center is not None else d
+        if body.leg_center is None:
             notes.append("knees/ankles not visible: legs assumed straight along the torso")
-        scale = _BOTTOM_WIDTH * body.hip_width / float(np.linalg.norm(garment["waist_right"] - garment["waist_left"]))
+        waist_width = float(np.linalg.norm(garment["waist_right"] - garment["waist_left"]))
+        scale = _BOTTOM_WIDTH * body.hip_width / waist_width
         waist_b = hip_center - d * _WAIST_ABOVE_HIPS * body.hip_width
-        return _similarity(garment, waist_g, u_g, waist_b, u_b, leg_d, scale), notes
+        length = float((garment["hem_left"] + garment["hem_right"]) / 2 @ _perp_down(u_g) - waist_g @ _perp_down(u_g))
+        length_scale = None
+        # Full-length bottoms end at the ankles whatever the person's leg-to-hip proportions.
+        if length >= _FULL_LENGTH * waist_width and body.ankle_center is not None:
+            length_scale = float(np.linalg.norm(body.ankle_center - waist_b)) / length
+        return _similarity(garment, waist_g, u_g, waist_b, u_b, leg_d, scale, length_scale), notes
 
     u_g = _unit(garment["shoulder_right"] - garment["shoulder_left"])
     g_sw = float(np.linalg.norm(garment["shoulder_right"] - garment["shoulder_left"]))

@@ -131,7 +131,8 @@ def garment_landmarks(mask: np.ndarray, category: Category) -> Landmarks:
 
     # Sleeves: silhouette pixels well outside the torso columns; their far end is the sleeve end.
     ys, xs = np.nonzero(mask[: top + int(height * 0.7)])
-    for side, outside in (("left", xs < torso_left - torso_width * 0.12), ("right", xs > torso_right + torso_width * 0.12)):
+    margin = torso_width * 0.12
+    for side, outside in (("left", xs < torso_left - margin), ("right", xs > torso_right + margin)):
         if outside.sum() < 0.002 * mask.size:
             continue
         sx, sy = xs[outside], ys[outside]

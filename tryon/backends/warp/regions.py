@@ -32,7 +32,7 @@ def _torso_polygon(body: Body, category: Category, size: tuple[int, int]) -> np.
     u, d, sw = body.u, body.d, body.shoulder_width
     hip_half = u * body.hip_width * 0.7
     hip_center = (body.hip_left + body.hip_right) / 2
-    top = [body.shoulder_left - u * 0.1 * sw, body.shoulder_right + u * 0.1 * sw]
+    top = [body.shoulder_left - (u + d) * 0.15 * sw, body.shoulder_right + (u - d) * 0.15 * sw]
     if category == "lower":
         top = [hip_center - hip_half - d * 0.4 * body.hip_width, hip_center + hip_half - d * 0.4 * body.hip_width]
     legs = body.ankle_center if body.ankle_center is not None else hip_center + d * 2.5 * body.hip_width
