@@ -216,3 +216,14 @@ def test_keypoints_without_shoulders_or_hips_are_a_clear_input_error() -> None:
     sample.keypoints[COCO18_NAMES.index("nose"), 2] = 0.9
     with pytest.raises(InputError, match="keypoints"):
         WarpBackend()(sample)
+
+
+def test_a_bottom_goes_behind_the_top() -> None:
+    sample = _full_body()
+    sample.category = "lower"
+    sample.garment = _trousers()
+    sample.agnostic_mask = None
+    out = WarpBackend()(sample)
+    shirt = sample.parse == 5
+    assert np.array_equal(out[shirt], sample.person[shirt])
+    assert _is_colour(out, OLD_PANTS)[sample.parse == 9].mean() < 0.05

@@ -19,7 +19,12 @@ _OLD_CLOTHES: dict[Category, tuple[int, ...]] = {
     "lower": (9, 12),  # pants, skirt
     "dress": (5, 6, 7, 9, 10, 12),
 }
-_KEEP_IN_FRONT = (2, 13, 14, 15)  # hair, face, left arm, right arm
+# Hair, face and arms always stay in front; a bottom also goes behind the top (worn over it) and the shoes.
+_KEEP_IN_FRONT: dict[Category, tuple[int, ...]] = {
+    "upper": (2, 13, 14, 15),
+    "lower": (2, 13, 14, 15, 5, 6, 7, 18, 19),
+    "dress": (2, 13, 14, 15, 18, 19),
+}
 _INPAINT_SIDE = 256  # inpaint on a copy at most this large: the fill is smooth, so detail would be wasted
 
 
@@ -48,7 +53,8 @@ def try_on_region(
 ) -> tuple[np.ndarray, list[str]]:
     """Pixels the try-on replaces: the agnostic mask if given, else old clothes and the new garment's footprint.
 
-    Arms, face and hair (from the parse) are removed from it, which keeps them in front of the garment.
+    What the parse says is in front of the garment (arms, face, hair; for bottoms also the top and the shoes) is
+    removed from it, so those pixels stay as they are.
     """
     notes: list[str] = []
     size = sample.size
@@ -66,7 +72,7 @@ def try_on_region(
         old = cv2.dilate(old.astype(np.uint8), _disk(radius)).astype(bool)
         region = old | (garment_alpha > 0.05)
     if sample.parse is not None:
-        region &= ~np.isin(sample.parse, _KEEP_IN_FRONT)
+        region &= ~np.isin(sample.parse, _KEEP_IN_FRONT[sample.category])
     return region, notes
 
 
