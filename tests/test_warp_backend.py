@@ -8,6 +8,7 @@ import pytest
 
 from tryon.backends.base import RunOptions, run_one
 from tryon.backends.warp import WarpBackend
+from tryon.backends.warp.garment_landmarks import garment_mask_from_photo
 from tryon.backends.warp.tps import ThinPlateSpline
 from tryon.errors import InputError
 from tryon.sample import COCO18_NAMES, TryOnSample
@@ -227,3 +228,13 @@ def test_a_bottom_goes_behind_the_top() -> None:
     shirt = sample.parse == 5
     assert np.array_equal(out[shirt], sample.person[shirt])
     assert _is_colour(out, OLD_PANTS)[sample.parse == 9].mean() < 0.05
+
+
+def test_stripes_in_the_background_colour_do_not_cut_the_garment_apart() -> None:
+    striped = _tshirt(colour=(30, 60, 160))
+    striped[50:230:20] = 255  # white stripes right across, as white as the background
+    striped[51:230:20] = 255
+    striped[52:230:20] = 255
+    mask = garment_mask_from_photo(striped)
+    solid = garment_mask_from_photo(_tshirt())
+    assert (mask & solid).sum() / (mask | solid).sum() > 0.95

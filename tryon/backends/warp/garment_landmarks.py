@@ -33,6 +33,24 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return (padded.astype(bool) | ~flood.astype(bool))[1:-1, 1:-1]
 
 
+def _bridge_stripes(mask: np.ndarray) -> np.ndarray:
+    """Rejoin a garment that background-coloured horizontal stripes cut into pieces.
+
+    The pieces are closed vertically only: a gap below a sleeve or between trouser legs is open downwards and
+    stays open, while a stripe is bounded by garment above and below and is filled.
+    """
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return mask
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    keep = 1 + np.flatnonzero(areas >= 0.05 * areas.max())
+    pieces = np.isin(labels, keep).astype(np.uint8)
+    rows = np.flatnonzero(pieces.any(axis=1))
+    span = int(rows[-1] - rows[0] + 1)
+    kernel = np.ones((max(3, span // 12) | 1, 1), np.uint8)
+    return cv2.morphologyEx(pieces, cv2.MORPH_CLOSE, kernel).astype(bool)
+
+
 def garment_mask_from_photo(garment: np.ndarray) -> np.ndarray:
     """Separate the garment from a plain product-photo background by its distance to the border colour.
 
@@ -51,7 +69,7 @@ def garment_mask_from_photo(garment: np.ndarray) -> np.ndarray:
     mask = np.linalg.norm(image - background, axis=2) >= _BACKGROUND_TOLERANCE
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
     mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel).astype(bool)
+    mask = _bridge_stripes(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel).astype(bool))
     fraction = mask.mean()
     if not 0.02 <= fraction <= 0.97:
         raise InputError(
