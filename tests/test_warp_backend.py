@@ -9,7 +9,7 @@ import pytest
 from tryon.backends.base import RunOptions, run_one
 from tryon.backends.warp import WarpBackend
 from tryon.backends.warp.garment_landmarks import garment_mask_from_photo
-from tryon.backends.warp.tps import ThinPlateSpline
+from tryon.backends.warp.tps import ThinPlateSpline, warp_image
 from tryon.errors import InputError
 from tryon.sample import COCO18_NAMES, TryOnSample
 
@@ -238,3 +238,12 @@ def test_stripes_in_the_background_colour_do_not_cut_the_garment_apart() -> None
     mask = garment_mask_from_photo(striped)
     solid = garment_mask_from_photo(_tshirt())
     assert (mask & solid).sum() / (mask | solid).sum() > 0.95
+
+
+def test_warp_image_moves_pixels_to_where_the_landmarks_say() -> None:
+    yy, xx = np.mgrid[0:120, 0:90]
+    image = np.stack([xx * 2, yy * 2, np.zeros_like(xx)], axis=-1).astype(np.uint8)
+    garment_points = np.array([[10, 10], [80, 10], [10, 110], [80, 110], [45, 60]], float)
+    warped, alpha = warp_image(image, np.ones((120, 90), bool), garment_points + (20, 7), garment_points, (150, 130))
+    assert np.array_equal(warped[7:127, 20:110], image)
+    assert alpha[7:127, 20:110].min() == 1.0 and alpha[:6].max() == 0.0
