@@ -205,7 +205,6 @@ def run_one(
                 free_device_memory()
                 wanted = smaller
         result.image = image
-        result.notes = list(getattr(backend, "last_notes", []))
         result.seconds = m.seconds
         result.peak_memory_mb = m.peak_memory_mb
         result.options["mode"] = mode_label(wanted)
