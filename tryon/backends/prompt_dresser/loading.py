@@ -5,7 +5,7 @@ Weights folder layout (what `python -m tryon weights fetch prompt-dresser` produ
 
     unet/config.json                 SDXL-inpainting UNet config (9 input channels)
     unet/pytorch_model.bin           the official PromptDresser checkpoint (or unet/model.safetensors)
-    garment_unet/                    SDXL-base UNet, diffusers layout (config.json + diffusion_pytorch_model.safetensors)
+    garment_unet/                    SDXL-base UNet, diffusers layout (config + diffusion_pytorch_model.safetensors)
     vae/                             sdxl-vae-fp16-fix, diffusers layout
     text_encoder/, text_encoder_2/   SDXL CLIP encoders, transformers layout
     scheduler/scheduler_config.json  SDXL scheduler config (overridden as the official code does)
@@ -97,7 +97,8 @@ def load_pipeline(folder: Path, dtype: torch.dtype = torch.float32) -> PromptDre
     checkpoint = next((folder / p for p in UNET_CHECKPOINTS if (folder / p).is_file()), None)
     if checkpoint is None:
         raise InputError(f"{folder}: no PromptDresser checkpoint ({' or '.join(UNET_CHECKPOINTS)})")
-    unet = unet_from_state_dict(json.loads((folder / "unet" / "config.json").read_text()), read_state_dict(checkpoint))
+    unet_config = json.loads((folder / "unet" / "config.json").read_text())
+    unet = unet_from_state_dict(unet_config, read_state_dict(checkpoint))
     garment_unet = UNet2DConditionModel.from_pretrained(folder / "garment_unet", torch_dtype=dtype)
     vae = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=dtype)
     text_encoder = CLIPTextModel.from_pretrained(folder / "text_encoder", torch_dtype=dtype)
@@ -105,6 +106,6 @@ def load_pipeline(folder: Path, dtype: torch.dtype = torch.float32) -> PromptDre
     scheduler = scheduler_from_config(DDPMScheduler.load_config(folder / "scheduler"))
     tok, tok_2 = tokenizers(folder)
     return PromptDresserPipeline(
-        unet.to(dtype), garment_unet.eval(), vae.eval(), text_encoder.eval(), text_encoder_2.eval(), tok, tok_2,
+        unet if unet.dtype == dtype else unet.to(dtype), garment_unet.eval(), vae.eval(), text_encoder.eval(), text_encoder_2.eval(), tok, tok_2,
         scheduler,
     )

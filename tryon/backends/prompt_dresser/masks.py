@@ -58,7 +58,7 @@ def garment_region(labels: np.ndarray, pad: bool = False) -> np.ndarray:
 
 def resize_nearest(mask: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
     """PIL NEAREST resize (samples pixel centres, unlike torch's `nearest`), as the official code does."""
-    return np.asarray(Image.fromarray(mask).resize((size_hw[1], size_hw[0]), Image.NEAREST))
+    return np.array(Image.fromarray(mask).resize((size_hw[1], size_hw[0]), Image.NEAREST))
 
 
 def union_mask(fine: np.ndarray, garment: np.ndarray) -> np.ndarray:
@@ -69,7 +69,7 @@ def union_mask(fine: np.ndarray, garment: np.ndarray) -> np.ndarray:
 
 def parser_input(image: np.ndarray) -> np.ndarray:
     """The x̂0 image as the official code hands it to the parser: PIL bicubic resize to 384x512."""
-    return np.asarray(Image.fromarray(image).resize(PARSER_INPUT_SIZE, Image.BICUBIC))
+    return np.array(Image.fromarray(image).resize(PARSER_INPUT_SIZE, Image.BICUBIC))
 
 
 def prompt_aware_mask(x0_image: np.ndarray, fine: np.ndarray, parser: Parser, pad: bool = False) -> dict:

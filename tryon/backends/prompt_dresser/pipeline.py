@@ -89,7 +89,8 @@ class PromptDresserPipeline:
     # -- 1. text ----------------------------------------------------------------------------------------------
     def token_ids(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
         def ids(tokenizer: CLIPTokenizer) -> torch.Tensor:
-            return tokenizer(prompt, padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids
+            tokens = tokenizer(prompt, padding="max_length", max_length=77, truncation=True, return_tensors="pt")
+            return tokens.input_ids
 
         return ids(self.tokenizer), ids(self.tokenizer_2)
 

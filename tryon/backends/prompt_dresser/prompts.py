@@ -101,7 +101,7 @@ def prompts_for_pair(entries: Mapping[str, Any], person_stem: str, cloth_stem: s
         cloth_entry = entries[cloth_stem]
         clothing = cloth_entry["clothing"]
     except KeyError as exc:
-        raise InputError(f"no prompt attributes for {exc.args[0]!r} (person {person_stem}, cloth {cloth_stem})") from exc
+        raise InputError(f"no prompt attributes for {exc.args[0]!r} (pair {person_stem}, {cloth_stem})") from exc
     return build_prompts(person, clothing, cloth_entry.get("person"))
 
 
