@@ -105,7 +105,8 @@ def load_pipeline(folder: Path, dtype: torch.dtype = torch.float32) -> PromptDre
     text_encoder_2 = CLIPTextModelWithProjection.from_pretrained(folder / "text_encoder_2", torch_dtype=dtype)
     scheduler = scheduler_from_config(DDPMScheduler.load_config(folder / "scheduler"))
     tok, tok_2 = tokenizers(folder)
+    if unet.dtype != dtype:
+        unet = unet.to(dtype)
     return PromptDresserPipeline(
-        unet if unet.dtype == dtype else unet.to(dtype), garment_unet.eval(), vae.eval(), text_encoder.eval(), text_encoder_2.eval(), tok, tok_2,
-        scheduler,
+        unet, garment_unet.eval(), vae.eval(), text_encoder.eval(), text_encoder_2.eval(), tok, tok_2, scheduler
     )
