@@ -242,3 +242,10 @@ def test_prompt_aware_mode_needs_a_parser_and_uses_it(tiny_backend: PromptDresse
     assert aware.ok, aware.error
     assert calls == [(512, 384, 3)]
     assert (aware.image != fine.image).any()
+
+
+def test_prompts_are_cleaned_like_the_official_slow_tokenizer(tiny_backend: PromptDresserBackend) -> None:
+    tiny_backend.load(Runtime())
+    pipe = tiny_backend.pipeline
+    curly, plain = pipe.token_ids("a women’s “shirt”"), pipe.token_ids('a women\'s "shirt"')
+    assert (curly[0] == plain[0]).all() and (curly[1] == plain[1]).all()

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import ftfy
 import numpy as np
 import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
@@ -88,6 +89,10 @@ class PromptDresserPipeline:
 
     # -- 1. text ----------------------------------------------------------------------------------------------
     def token_ids(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Token ids of both tokenizers. The official (slow) CLIP tokenizer first runs ftfy's `fix_text` (curly
+        quotes, ligatures, full-width letters, HTML entities); the fast tokenizer does not, so it is done here."""
+        prompt = ftfy.fix_text(prompt)
+
         def ids(tokenizer: CLIPTokenizer) -> torch.Tensor:
             tokens = tokenizer(prompt, padding="max_length", max_length=77, truncation=True, return_tensors="pt")
             return tokens.input_ids
