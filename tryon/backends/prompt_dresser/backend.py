@@ -27,6 +27,7 @@ from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
 
 DEFAULT_STEPS = 30
+DEFAULT_DILATION = 30  # for the "dilated" mode without an explicit n (training drew n uniformly from 0..200)
 SEQUENTIAL_OFFLOAD_MAX_GB = 8  # cards of this size or smaller cannot hold one SDXL UNet plus activations
 MODEL_OFFLOAD_MAX_GB = 20  # both UNets, the text encoders and the batch-3 activations need about 15-20 GB
 
@@ -171,7 +172,7 @@ class PromptDresserBackend(Backend):
         text = self.prompts_for(sample, run)
         height, width = self.resolution
         fine, coarse = options.sample_masks(sample)
-        mask = options.mask_for_mode(sample, mode, int(extra.get("mask_dilation", 30)))
+        mask = options.mask_for_mode(fine, coarse, mode, int(extra.get("mask_dilation", DEFAULT_DILATION)))
         result = pipe(
             _resize(sample.person, height, width), _resize_mask(mask, height, width),
             _resize(sample.garment, height, width), text.full, text.clothing,

@@ -79,14 +79,15 @@ class PromptDresserKitRunner:
     def _prompts(self, case: dict[str, Any]) -> dict[str, Any]:
         entries = self.kit.value(case, "entries")
         results = prompts.validation_pairs(entries, self.kit.value(case, "pairs_file_lines"))
+        # token_ids is keyed by prompt text: tokenise every prompt built here and every prompt the kit lists.
+        texts = {row[key] for row in results for key in ("full_prompt", "clothing_prompt")}
+        if "token_ids" in case["outputs"]:
+            texts |= set(self.kit.value(case, "token_ids"))
         token_ids = {}
-        for row in results:
-            for text in (row["full_prompt"], row["clothing_prompt"]):
-                ids_1, ids_2 = self.pipeline.token_ids(text)
-                token_ids[text] = {"tokenizer": ids_1[0].tolist(), "tokenizer_2": ids_2[0].tolist()}
-        expected = self.kit.value(case, "token_ids") if "token_ids" in case["outputs"] else {}
-        # Compare on the expected prompt set's order-independent form (a dict compares by content).
-        return {"results": results, "token_ids": {k: token_ids.get(k) for k in expected} if expected else token_ids}
+        for text in texts:
+            ids_1, ids_2 = self.pipeline.token_ids(text)
+            token_ids[text] = {"tokenizer": ids_1[0].tolist(), "tokenizer_2": ids_2[0].tolist()}
+        return {"results": results, "token_ids": token_ids}
 
     def _text(self, case: dict[str, Any]) -> dict[str, Any]:
         out = {}
@@ -173,7 +174,6 @@ class PromptDresserKitRunner:
             for name in ("person", "pose"):
                 mean, std = pipe.vae_moments(pipe.image_tensor(value[f"{name}_{which}"]))
                 trace[f"{p}.vae_mean.{name}"], trace[f"{p}.vae_std.{name}"] = mean, std
-            trace[f"{p}.step0.t"] = trace[f"{p}.step0.t"].long()
             for key in [k for k in trace if k.startswith(f"{p}.step") and k.endswith(".t")]:
                 trace[key] = trace[key].long()
         trace["pass2.mask_rgb"] = np.repeat(masks.to_l(trace.pop("pass2.mask"))[:, :, None], 3, axis=2)

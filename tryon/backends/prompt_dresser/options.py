@@ -93,13 +93,12 @@ def sample_masks(sample: TryOnSample) -> tuple[np.ndarray, np.ndarray]:
     return fine, masks.coarse_mask(fine, sample.keypoints, sample.parse)
 
 
-def mask_for_mode(sample: TryOnSample, mode: str, dilation: int) -> np.ndarray:
+def mask_for_mode(fine: np.ndarray, coarse: np.ndarray, mode: str, dilation: int) -> np.ndarray:
     """The single-pass mask of a mode ("prompt-aware" starts from the fine mask; the parser extends it)."""
-    fine, coarse = sample_masks(sample)
     return masks.dilated_mask(fine, coarse, dilation) if mode == "dilated" else fine
 
 
 def preview(sample: TryOnSample, mask_mode: str = "dilated", mask_dilation: int = 30) -> np.ndarray:
     """The UI's mask preview on the person photo (no model run): coarse, fine, and the mask the run will use."""
     fine, coarse = sample_masks(sample)
-    return masks.mask_preview(sample.person, coarse, fine, mask_for_mode(sample, mask_mode, mask_dilation))
+    return masks.mask_preview(sample.person, coarse, fine, mask_for_mode(fine, coarse, mask_mode, mask_dilation))
