@@ -165,6 +165,7 @@ class PromptDresserKitRunner:
                 guidance_image=self.guidance[0], guidance_text=self.guidance[1],
                 coarse_person=value["person_coarse"], coarse_mask=value["mask_coarse_L"],
                 parser=lambda image: value["parse_labels_pass1"],
+                intermediate_ratio=float(self.kit.config.get("pipeline", {}).get("interm_cloth_start_ratio", 0.5)),
             )
         finally:
             pipe.trace = None

@@ -272,6 +272,7 @@ class PromptDresserPipeline:
         coarse_mask: np.ndarray | None = None,
         parser: masks.Parser | None = None,
         pad_garment_region: bool = False,
+        intermediate_ratio: float = INTERMEDIATE_RATIO,
     ) -> np.ndarray:
         """Try-on image [H, W, 3] uint8 at the input size. With a parser and a coarse mask, the mask of the final
         pass is the prompt-aware one; otherwise `mask` is used as given."""
@@ -281,7 +282,7 @@ class PromptDresserPipeline:
             self._pass_name = "pass1"
             first = self.run_pass(
                 person if coarse_person is None else coarse_person, coarse_mask, *args,
-                stop_at=int(steps * INTERMEDIATE_RATIO),
+                stop_at=int(steps * intermediate_ratio),
             )
             parsed = masks.prompt_aware_mask(first.image, masks.to_l(mask), parser, pad_garment_region)
             self._trace("interm_mask_512x384", parsed["region"])
