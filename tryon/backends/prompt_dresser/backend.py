@@ -18,7 +18,7 @@ from PIL import Image
 
 from tryon.backends.base import Availability, Backend, RunOptions
 from tryon.backends.prompt_dresser import masks, options, prompts
-from tryon.backends.prompt_dresser.loading import load_pipeline, read_resolution
+from tryon.backends.prompt_dresser.loading import UNET_CHECKPOINTS, load_pipeline, read_resolution
 from tryon.backends.prompt_dresser.pipeline import GUIDANCE_IMAGE, GUIDANCE_TEXT, PromptDresserPipeline
 from tryon.backends.prompt_dresser.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
@@ -83,9 +83,15 @@ class PromptDresserBackend(Backend):
 
     # -- availability and lifecycle ----------------------------------------------------------------------------
     def missing_files(self) -> list[str]:
-        root = self.folder
-        return [f.path for f in GROUP.files
-                if f.name not in GROUP.optional and not (root / Path(f.path).relative_to(FOLDER)).is_file()]
+        """Required files absent from the folder (the checkpoint may also be a converted model.safetensors)."""
+        missing = []
+        for file in GROUP.files:
+            if file.name in GROUP.optional or (self.folder / Path(file.path).relative_to(FOLDER)).is_file():
+                continue
+            if file.name == "unet" and any((self.folder / p).is_file() for p in UNET_CHECKPOINTS):
+                continue
+            missing.append(file.path)
+        return missing
 
     def status(self) -> Availability:
         if self._given_pipeline:
