@@ -225,6 +225,7 @@ def test_prompt_aware_mode_needs_a_parser_and_uses_it(tiny_backend: PromptDresse
     sample = _sample()
     refused = run_one(tiny_backend, sample, RunOptions(seed=1, steps=2, extra={"mask_mode": "prompt-aware"}))
     assert not refused.ok and "parser" in refused.error
+    assert tiny_backend.mask_modes() == ("fine", "dilated")
     calls = []
 
     def parser(image: np.ndarray) -> np.ndarray:
@@ -234,6 +235,7 @@ def test_prompt_aware_mode_needs_a_parser_and_uses_it(tiny_backend: PromptDresse
         return labels
 
     tiny_backend.parser = parser
+    assert "prompt-aware" in tiny_backend.mask_modes()
     try:
         aware = run_one(tiny_backend, sample, RunOptions(seed=1, steps=2, extra={"mask_mode": "prompt-aware"}))
     finally:

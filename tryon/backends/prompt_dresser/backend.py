@@ -156,6 +156,10 @@ class PromptDresserBackend(Backend):
             "mask_mode": "prompt-aware" if self.parser is not None else "fine",
         })
 
+    def mask_modes(self) -> tuple[str, ...]:
+        """The mask modes this instance can run (the prompt-aware one needs a parser)."""
+        return options.MASK_MODES if self.parser is not None else ("fine", "dilated")
+
     def prompts_for(self, sample: TryOnSample, run: RunOptions) -> prompts.Prompts:
         extra, own = run.extra, sample.prompts or {}
         return prompts.prompts_from_options(
