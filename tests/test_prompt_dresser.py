@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from tiny_prompt_dresser import KIT, make_tiny_prompt_dresser_folder
 
 from tryon import weights
 from tryon.backends.base import RunOptions, get_backend, run_one
 from tryon.backends.prompt_dresser import masks, options, prompts
-from tryon.backends.prompt_dresser.backend import PromptDresserBackend
+from tryon.backends.prompt_dresser.backend import ModelOffload, PromptDresserBackend
 from tryon.errors import InputError
 from tryon.golden import check_kit
 from tryon.runtime import Runtime
@@ -251,3 +252,17 @@ def test_prompts_are_cleaned_like_the_official_slow_tokenizer(tiny_backend: Prom
     pipe = tiny_backend.pipeline
     curly, plain = pipe.token_ids("a women’s “shirt”"), pipe.token_ids('a women\'s "shirt"')
     assert (curly[0] == plain[0]).all() and (curly[1] == plain[1]).all()
+
+
+def test_model_offload_moves_modules_in_turns_without_changing_the_result(tiny_backend: PromptDresserBackend) -> None:
+    sample = _sample()
+    tiny_backend.load(Runtime())
+    reference = tiny_backend.generate(sample, RunOptions(seed=5, steps=2))
+    offload = ModelOffload(torch.device("cpu"))
+    tiny_backend.pipeline.on_device = offload
+    try:
+        offloaded = tiny_backend.generate(sample, RunOptions(seed=5, steps=2))
+    finally:
+        tiny_backend.load(Runtime())  # placement is reset by every load
+    assert offload.resident is tiny_backend.pipeline.vae  # the decoder was the last module used
+    assert (offloaded == reference).all()

@@ -19,7 +19,12 @@ from PIL import Image
 from tryon.backends.base import Availability, Backend, RunOptions
 from tryon.backends.prompt_dresser import masks, options, prompts
 from tryon.backends.prompt_dresser.loading import UNET_CHECKPOINTS, load_pipeline, read_resolution
-from tryon.backends.prompt_dresser.pipeline import GUIDANCE_IMAGE, GUIDANCE_TEXT, PromptDresserPipeline
+from tryon.backends.prompt_dresser.pipeline import (
+    GUIDANCE_IMAGE,
+    GUIDANCE_TEXT,
+    PromptDresserPipeline,
+    stay_in_place,
+)
 from tryon.backends.prompt_dresser.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
 from tryon.runtime import Runtime
@@ -136,11 +141,12 @@ class PromptDresserBackend(Backend):
         device = runtime.torch_device
         policy = offload_policy(runtime)
         pipe.device = device
+        pipe.on_device = stay_in_place
         if policy == "none" or device.type == "cpu":
             for module in self._modules():
                 module.to(device)
         elif policy == "model":
-            pipe.on_device = _ModelOffload(device)
+            pipe.on_device = ModelOffload(device)
         else:
             from accelerate import cpu_offload
 
@@ -207,7 +213,7 @@ def _resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     return masks.resize_nearest(masks.to_l(mask), (height, width))
 
 
-class _ModelOffload:
+class ModelOffload:
     """Whole modules take turns on the GPU: using one moves the previous one back to the CPU (so the two UNets
     are never resident together), and a module stays put while it is used repeatedly, e.g. across steps."""
 

@@ -76,7 +76,7 @@ class PromptDresserPipeline:
         self.device = torch.device("cpu")
         self.dtype = unet.dtype
         # Called around each module use; the backend swaps it for GPU offload (modules taking turns on the GPU).
-        self.on_device: Callable[[torch.nn.Module], object] = _noop_context
+        self.on_device: Callable[[torch.nn.Module], object] = stay_in_place
         # Optional observer of intermediate values (golden checks, debugging), named "pass1.<what>" for the first
         # pass of the prompt-aware mask and "pass2.<what>" for the final pass.
         self.trace: Trace | None = None
@@ -293,7 +293,7 @@ class PromptDresserPipeline:
         return self.run_pass(person, mask, *args).image
 
 
-class _NoopContext:
+class _StayInPlace:
     def __enter__(self) -> None:
         return None
 
@@ -301,5 +301,6 @@ class _NoopContext:
         return None
 
 
-def _noop_context(module: torch.nn.Module) -> _NoopContext:
-    return _NoopContext()
+def stay_in_place(module: torch.nn.Module) -> _StayInPlace:
+    """The default module placement around a call: leave the module where it is."""
+    return _StayInPlace()
