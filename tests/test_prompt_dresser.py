@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tiny_prompt_dresser import KIT, make_tiny_prompt_dresser_folder
+from tests.tiny_prompt_dresser import KIT, make_tiny_prompt_dresser_folder
 
 from tryon import weights
 from tryon.backends.base import RunOptions, get_backend, run_one
