@@ -13,7 +13,7 @@ PHOTOS = Path(__file__).parents[1] / "assets" / "examples" / "photos"
 def test_tryon_endpoint_returns_result_images():
     with served(build_app()) as url:
         client = Client(url, verbose=False, download_files=False)
-        gallery, slider, status, archive = client.predict(
+        gallery, slider, status, archive, *_ = client.predict(
             person=handle_file(str(PHOTOS / "person_astronaut.jpg")),
             garment=handle_file(str(PHOTOS / "garment_red_tee.jpg")),
             category="upper",

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.tiny_prompt_dresser import KIT, make_tiny_prompt_dresser_folder
 
+from tests.tiny_prompt_dresser import KIT, make_tiny_prompt_dresser_folder
 from tryon import weights
 from tryon.backends.base import RunOptions, get_backend, run_one
 from tryon.backends.prompt_dresser import masks, options, prompts

@@ -16,8 +16,24 @@ from tryon.errors import InputError
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _run_options(args: argparse.Namespace) -> RunOptions:
-    return RunOptions(seed=args.seed, steps=args.steps, guidance=args.guidance)
+def _run_options(args: argparse.Namespace, person: str, garment: str) -> Callable[[str], RunOptions]:
+    """Options per backend: the PromptDresser flags only reach PromptDresser."""
+    pd_extra: dict = {}
+    if any(v is not None for v in (args.prompt_json, args.mask_dilation, args.mask_mode, args.full_prompt,
+                                   args.clothing_prompt, args.guidance_image, args.guidance_text)):
+        from tryon.backends.prompt_dresser.options import options_from_cli
+
+        pd_extra = options_from_cli(
+            Path(args.prompt_json) if args.prompt_json else None, args.mask_dilation, args.mask_mode,
+            args.full_prompt, args.clothing_prompt, args.guidance_image, args.guidance_text,
+            person_stem=Path(person).stem, cloth_stem=Path(garment).stem,
+        )
+
+    def options(name: str) -> RunOptions:
+        return RunOptions(seed=args.seed, steps=args.steps, guidance=args.guidance,
+                          extra=pd_extra if name == "prompt-dresser" else {})
+
+    return options
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -27,7 +43,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     sample = prepare_sample(args.person, args.garment, args.category, name=Path(args.person).stem)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     results = []
-    for result in stream_results(sample, backends, _run_options(args)):
+    for result in stream_results(sample, backends, _run_options(args, args.person, args.garment)):
         results.append(result)
         status = f"{result.seconds:.2f} s" if result.ok else f"failed: {result.error}"
         print(f"{result.backend}: {status}")
@@ -119,6 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--steps", type=int, help="denoising steps (diffusion backends)")
     run.add_argument("--guidance", type=float, help="guidance scale (diffusion backends)")
+    pd = run.add_argument_group("PromptDresser")
+    pd.add_argument("--prompt-json", help="attributes: one {person, clothing} entry or a test_gpt4o.json")
+    pd.add_argument("--mask-dilation", type=int, help="n in dilate(fine mask, n) ∩ coarse mask (0-200)")
+    pd.add_argument("--mask-mode", choices=["fine", "dilated", "prompt-aware"])
+    pd.add_argument("--full-prompt", help="free text overriding the rendered full prompt")
+    pd.add_argument("--clothing-prompt", help="free text overriding the rendered clothing prompt")
+    pd.add_argument("--guidance-image", type=float, help="image guidance scale (default 4.5)")
+    pd.add_argument("--guidance-text", type=float, help="text guidance scale (default 7.5)")
     run.set_defaults(handler=_cmd_run)
 
     prepare = sub.add_parser("prepare", help="write one sample into a VITON-HD-style folder")

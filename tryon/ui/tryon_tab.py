@@ -16,6 +16,7 @@ from tryon.backends.base import RunOptions, backend_names, backend_status
 from tryon.errors import InputError
 from tryon.preprocess import prepare_sample
 from tryon.sample import TryOnResult, TryOnSample
+from tryon.ui import prompt_dresser_panel
 from tryon.ui.common import PhotoInput, notes_markdown, preprocessing_previews, user_errors
 from tryon.workflow import stream_results, write_run
 from tryon.zerogpu import gpu_duration, on_gpu
@@ -86,27 +87,48 @@ def tryon(
     seed: float = 0,
     steps: float | None = None,
     guidance: float | None = None,
+    full_prompt: str | None = None,
+    clothing_prompt: str | None = None,
+    mask_mode: str | None = None,
+    mask_dilation: float | None = None,
+    guidance_image: float | None = None,
+    guidance_text: float | None = None,
+    history: list | None = None,
     progress: gr.Progress = gr.Progress(),
 ) -> Any:
-    """Run the chosen backends on one person and one garment; stream (gallery, slider, status, download)."""
+    """Run the chosen backends on one person and one garment; stream (gallery, slider, status, download, history).
+
+    Earlier results of the session stay in the gallery after the new ones, so a prompt change with the same
+    seed can be compared side by side.
+    """
     backends = list(backends or [])
     if not backends:
         raise InputError("choose at least one backend")
     progress(0, desc="preprocessing")
     sample = sample_for(person, garment, category)
-    options = RunOptions(seed=int(seed or 0), steps=int(steps) if steps else None,
-                         guidance=float(guidance) if guidance else None)
+    pd_extra = prompt_dresser_panel.run_extra(full_prompt, clothing_prompt, mask_mode, mask_dilation,
+                                              guidance_image, guidance_text)
+
+    def options(name: str) -> RunOptions:
+        return RunOptions(seed=int(seed or 0), steps=int(steps) if steps else None,
+                          guidance=float(guidance) if guidance else None,
+                          extra=pd_extra if name == prompt_dresser_panel.NAME else {})
+
     results: list[TryOnResult] = []
-    gallery: list[tuple[np.ndarray, str]] = []
+    fresh: list[tuple[np.ndarray, str]] = []
+    earlier = list(history or [])
     slider = None
     for result in stream_results(sample, backends, options):
         results.append(result)
         progress(len(results) / len(backends), desc=f"{result.backend} finished")
         if result.ok:
-            gallery.append((result.image, f"{result.backend} · {result.seconds:.2f} s · seed {result.seed}"))
+            caption = f"{result.backend} · {result.seconds:.2f} s · seed {result.seed}"
+            if result.backend == prompt_dresser_panel.NAME and pd_extra.get("full_prompt"):
+                caption += f" · {pd_extra['full_prompt'][:60]}"
+            fresh.append((result.image, caption))
             slider = (sample.person, result.image)
-        yield gallery, slider, _status_table(backends, results), None
-    yield gallery, slider, _status_table(backends, results), _archive(sample, results)
+        yield fresh + earlier, slider, _status_table(backends, results), None, earlier
+    yield fresh + earlier, slider, _status_table(backends, results), _archive(sample, results), fresh + earlier
 
 
 def _duration(person: Any, garment: Any, category: Any, backends: list[str] | None = None, seed: Any = 0,
@@ -130,6 +152,8 @@ def build(default_backends: list[str] | None = None) -> None:
                 seed = gr.Number(0, precision=0, label="Seed", minimum=0)
                 steps = gr.Number(None, precision=0, label="Denoising steps (empty = backend default)")
                 guidance = gr.Number(None, label="Guidance scale (empty = backend default)")
+            with gr.Accordion("PromptDresser: prompts and mask", open=False, elem_id="pd-panel"):
+                pd = prompt_dresser_panel.build(person, garment, category, sample_for)
             run = gr.Button("Run", variant="primary", elem_id="run")
             gr.Examples(
                 examples=[[str(EXAMPLES_DIR / f"person_{p}.jpg"), str(EXAMPLES_DIR / f"garment_{g}.jpg"), c]
@@ -139,7 +163,9 @@ def build(default_backends: list[str] | None = None) -> None:
                 label="Examples (public-domain people, drawn garments)",
             )
         with gr.Column(scale=2, min_width=480):
-            gallery = gr.Gallery(label="Results", columns=3, height=420, elem_id="results")
+            gallery = gr.Gallery(label="Results (newest first; earlier runs kept for comparison)", columns=3,
+                                 height=420, elem_id="results")
+            clear = gr.Button("Clear results", size="sm")
             slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="slider")
             status = gr.Markdown(elem_id="status")
             download = gr.File(label="Download results (PNG + run.json)")
@@ -148,5 +174,8 @@ def build(default_backends: list[str] | None = None) -> None:
                 notes = gr.Markdown(elem_id="notes")
     for trigger in (person.change, garment.change, category.change):
         trigger(preview, [person, garment, category], [previews, notes], api_visibility="private")
-    run.click(on_gpu(tryon, _duration), [person, garment, category, backends, seed, steps, guidance],
-              [gallery, slider, status, download], api_name="tryon", concurrency_limit=1)
+    history = gr.State([])
+    run.click(on_gpu(tryon, _duration), [person, garment, category, backends, seed, steps, guidance, *pd.inputs(),
+                                         history],
+              [gallery, slider, status, download, history], api_name="tryon", concurrency_limit=1)
+    clear.click(lambda: ([], None, []), None, [gallery, slider, history], api_visibility="private")
