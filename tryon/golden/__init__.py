@@ -22,7 +22,9 @@ from safetensors.torch import load_file
 from tryon.errors import InputError
 
 # kit `backend` field -> "module:class" of its KitRunner.
-RUNNERS: dict[str, str] = {}
+RUNNERS: dict[str, str] = {
+    "ladi_vton": "tryon.backends.ladi_vton.golden:LadiVtonKitRunner",
+}
 
 
 class Kit:
