@@ -16,7 +16,12 @@ from accelerate import init_empty_weights
 from tryon.backends.ladi_vton import inputs, loading
 from tryon.backends.ladi_vton.emasc import mask_features
 from tryon.backends.ladi_vton.pipeline import (
-    LadiVtonPipeline, NoiseSource, Trace, binarise_mask, clip_input_u8, clip_pixel_values,
+    LadiVtonPipeline,
+    NoiseSource,
+    Trace,
+    binarise_mask,
+    clip_input_u8,
+    clip_pixel_values,
 )
 from tryon.backends.ladi_vton.text import encode_text, prompt, pseudo_words, tokenize
 from tryon.backends.ladi_vton.vae_skips import decode_with_skips, encode_with_features, latent_sample
@@ -184,7 +189,8 @@ class LadiVtonKitRunner:
              v["encoder_feature_5"]]
         outs = self.modules["emasc"](f)
         masked = mask_features(outs, v["mask_binarized"])
-        return {f"emasc_out_{i}": o for i, o in enumerate(outs)} | {f"emasc_masked_{i}": m for i, m in enumerate(masked)}
+        return ({f"emasc_out_{i}": o for i, o in enumerate(outs)}
+                | {f"emasc_masked_{i}": m for i, m in enumerate(masked)})
 
     def case_f_decode(self, v: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
         skips = [v[f"emasc_masked_{i}"] for i in range(5)]

@@ -76,6 +76,7 @@ class LadiVtonPipeline:
     num_vstar: int = 16
     device: torch.device = torch.device("cpu")
     dtype: torch.dtype = torch.float32
+    vae_slicing: bool = False  # encode/decode one image at a time: lower peak memory, same numbers
 
     # 1. Warping --------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -96,12 +97,18 @@ class LadiVtonPipeline:
 
     @torch.no_grad()
     def prompt_embeds(self, categories: list[str], word_embeddings: torch.Tensor) -> torch.Tensor:
-        return encode_text(self.text_encoder, self.prompt_ids(categories), word_embeddings)
+        return encode_text(self.text_encoder, self.prompt_ids(categories), word_embeddings, self.device)
 
     # 3-5. Encode, denoise, decode -------------------------------------------------------------------
     @torch.no_grad()
     def vae_encode(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], Trace]:
-        moments, features = encode_with_features(self.vae, x.to(self.device, self.dtype))
+        x = x.to(self.device, self.dtype)
+        if self.vae_slicing and x.shape[0] > 1:
+            parts = [encode_with_features(self.vae, row[None]) for row in x]
+            moments = torch.cat([m for m, _ in parts])
+            features = [torch.cat(level) for level in zip(*(f for _, f in parts), strict=True)]
+        else:
+            moments, features = encode_with_features(self.vae, x)
         posterior = latent_sample(moments, noise.to(self.device))
         return posterior["sample"] * self.vae.config.scaling_factor, features, {"moments": moments, **posterior}
 
@@ -116,7 +123,7 @@ class LadiVtonPipeline:
         latent_hw = (height // 8, width // 8)
         dev, dt = self.device, self.dtype
         negative_ids = tokenize(self.tokenizer, [""] * b)
-        embeds = torch.cat([encode_text(self.text_encoder, negative_ids), prompt_embeds.to(dev)]).to(dt)
+        embeds = torch.cat([encode_text(self.text_encoder, negative_ids, device=dev), prompt_embeds.to(dev)]).to(dt)
 
         mask, masked_image = binarise_mask(image.to(dev), mask.to(dev))
         pose = F.interpolate(pose_map.to(dev, torch.float32), size=latent_hw, mode="bilinear").to(dt)
@@ -148,7 +155,11 @@ class LadiVtonPipeline:
                           f"step{k}.noise_pred_guided": guided, f"step{k}.latents_prev": latents})
 
         latents = (1 / self.vae.config.scaling_factor) * latents
-        decoded = decode_with_skips(self.vae, latents, skips)
+        if self.vae_slicing and b > 1:
+            decoded = torch.cat([decode_with_skips(self.vae, latents[i:i + 1], [s[i:i + 1] for s in skips])
+                                 for i in range(b)])
+        else:
+            decoded = decode_with_skips(self.vae, latents, skips)
         trace.update(final_latents_scaled=latents, decoded=decoded)
         return decoded
 

@@ -50,10 +50,12 @@ def pseudo_words(text_encoder: CLIPTextModel, input_ids: torch.Tensor, word_embe
 
 
 def encode_text(text_encoder: CLIPTextModel, input_ids: torch.Tensor,
-                word_embeddings: torch.Tensor | None = None) -> torch.Tensor:
-    """`last_hidden_state` of the text encoder, with the PTEs injected when given."""
-    device = text_encoder.device
-    ids = input_ids.to(device)
+                word_embeddings: torch.Tensor | None = None, device: torch.device | None = None) -> torch.Tensor:
+    """`last_hidden_state` of the text encoder, with the PTEs injected when given.
+
+    `device` is the execution device (under offload hooks the weights' own device says nothing).
+    """
+    ids = input_ids.to(device or text_encoder.device)
     if word_embeddings is None:
         return text_encoder(input_ids=ids).last_hidden_state
     with pseudo_words(text_encoder, input_ids, word_embeddings):
