@@ -12,7 +12,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tryon.backends.ladi_vton.config import CLIP_VIT_H, LADI_PARTS, SD2_INPAINTING, VARIANTS
+from tryon.backends.ladi_vton.config import CLIP_VIT_H, CONFIG_FILE, LADI_PARTS, SD2_INPAINTING, VARIANTS
 from tryon.errors import InputError
 from tryon.weights import WeightFile, WeightGroup, download
 
@@ -29,12 +29,12 @@ CLIP_FILES = ("config.json", "model.safetensors")
 
 def release_file(variant: str, part: str) -> WeightFile:
     name = f"{part}_{variant}.pth"
-    return WeightFile(name=f"ladi-vton/{name}", path=f"{FOLDER}/{variant}/{name}",
+    return WeightFile(name=f"{variant}/{name}", path=f"{FOLDER}/{variant}/{name}",
                       sources=(RELEASE_URL.format(name),), licence=LICENCE)
 
 
 def _hub_file(repo: str, folder: str, path: str, licence: str) -> WeightFile:
-    return WeightFile(name=f"ladi-vton/{folder}/{path}", path=f"{FOLDER}/{folder}/{path}",
+    return WeightFile(name=f"{folder}/{path}", path=f"{FOLDER}/{folder}/{path}",
                       sources=(f"https://huggingface.co/{repo}/resolve/main/{path}",), licence=licence)
 
 
@@ -63,6 +63,8 @@ def _fetch(root: Path, source: Path | None) -> dict[str, str]:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(src, dest)
                 provenance[f.name] = f"copied from {src}"
+        if (base / CONFIG_FILE).is_file():  # a folder of other sizes (e.g. the tests' tiny one) says so
+            shutil.copyfile(base / CONFIG_FILE, root / FOLDER / CONFIG_FILE)
         return provenance
     for f in files:
         if f.name.endswith(".pth") and not f.present(root):
@@ -76,7 +78,7 @@ def _fetch(root: Path, source: Path | None) -> dict[str, str]:
             snapshot_download(repo, allow_patterns=list(wanted), local_dir=root / FOLDER / folder)
         except Exception as exc:  # noqa: BLE001 - any hub failure becomes one user-facing message
             raise InputError(f"could not download {repo}: {exc}. Copy it in with --from PATH instead") from exc
-        provenance.update({f"ladi-vton/{folder}/{p}": f"hf://{repo}/{p}" for p in wanted})
+        provenance.update({f"{folder}/{p}": f"hf://{repo}/{p}" for p in wanted})
     return provenance
 
 
@@ -85,5 +87,5 @@ GROUP = WeightGroup(
     description="LaDI-VTON (both dataset variants) with the SD2-inpainting and CLIP ViT-H/14 parts",
     files=[f for v in VARIANTS for f in variant_files(v)] + base_files(),
     fetch=_fetch,
-    optional=tuple(f"ladi-vton/{SD2_DIR}/{p}" for p in SD2_OPTIONAL),
+    optional=tuple(f"{SD2_DIR}/{p}" for p in SD2_OPTIONAL),
 )
