@@ -88,3 +88,17 @@ def test_sample_inputs_equal_the_official_dataset_mask_and_pose(backend: LadiVto
     assert torch.equal(batch["mask"][0].to(torch.uint8), case["inpaint_mask_v1"])
     expected_pose = torch.from_numpy(inputs.pose_map(kp.astype(np.float32), 512, 384))
     assert torch.allclose(batch["pose_map"][0], expected_pose, atol=1e-5)
+
+
+def test_offload_hooks_give_the_same_image(backend: LadiVtonBackend) -> None:
+    """Model and sequential offload (accelerate hooks, CPU as the execution device here) change nothing."""
+    sample, options = synthetic_sample(), RunOptions(seed=3, steps=1)
+    images = {}
+    for offload in ("none", "model", "sequential", "none"):
+        result = run_one(backend, sample, options, Runtime(device="cpu", dtype="fp32", offload=offload))
+        assert result.ok, f"{offload}: {result.error}"
+        if offload in images:
+            assert np.array_equal(images[offload], result.image)
+        images[offload] = result.image
+    assert np.array_equal(images["none"], images["model"])
+    assert np.array_equal(images["none"], images["sequential"])

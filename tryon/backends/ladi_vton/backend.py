@@ -27,7 +27,8 @@ from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
 
 WARPING = ("tps", "refinement")  # always fp32, as the official code keeps them
-OFFLOADED = ("text_encoder", "vision_encoder", "inversion_adapter", "unet", "vae", "emasc")
+OFFLOADED = ("text_encoder", "vision_encoder", "inversion_adapter", "unet")  # under model offload
+RESIDENT = ("vae", "emasc")
 
 
 class LadiVtonBackend(Backend):
@@ -44,7 +45,6 @@ class LadiVtonBackend(Backend):
         self.pipeline = pipeline
         self._explicit = pipeline is not None
         self._variant: str | None = None
-        self._hooks: list[Any] = []
 
     @classmethod
     def from_pretrained(cls, folder: Path | str) -> LadiVtonBackend:
@@ -115,8 +115,8 @@ class LadiVtonBackend(Backend):
         self._variant = variant
 
     def load(self, runtime: Runtime) -> None:
+        self.unload()
         if not self._explicit:
-            self.unload()
             available = [v for v in cfg.VARIANTS if not self._missing((v,))]
             if not available:
                 raise WeightsMissing(self.status().message)
@@ -126,37 +126,52 @@ class LadiVtonBackend(Backend):
         self.runtime = runtime
 
     def _apply_runtime(self, pipe: LadiVtonPipeline, runtime: Runtime) -> None:
-        """fp16 on CUDA for everything but the warping nets; accelerate offload hooks when asked."""
+        """fp16 on CUDA for everything but the warping nets; accelerate offload hooks when asked.
+
+        Model offload moves one large module (text, vision, adapter, UNet) to the GPU when it is called. The
+        VAE and EMASC stay on the GPU (about 0.2 GB in fp16) because the EMASC helpers call the VAE's
+        submodules directly, which a hook on the VAE's own forward would not see. Sequential offload hooks
+        every submodule, so it covers them too. On CPU the hooks are pointless but valid (the tests use that).
+        """
         device, dtype = runtime.torch_device, runtime.torch_dtype
         pipe.device, pipe.dtype, pipe.vae_slicing = device, dtype, runtime.vae_slicing
         for name in WARPING:
             getattr(pipe, name).to(device, torch.float32).eval()
-        modules = [getattr(pipe, name).to(dtype).eval() for name in OFFLOADED]
+        for name in OFFLOADED + RESIDENT:
+            getattr(pipe, name).to(dtype).eval()
         offload = runtime.offload
         if offload == "auto":
             offload = "model" if device.type == "cuda" and _vram_gb(device) < 16 else "none"
-        if offload == "none" or device.type == "cpu":
-            for m in modules:
-                m.to(device)
+        if offload == "none":
+            for name in OFFLOADED + RESIDENT:
+                getattr(pipe, name).to(device)
         elif offload == "model":
             from accelerate import cpu_offload_with_hook
 
             hook = None
-            for m in modules:  # each module moves to the GPU when called and the previous one goes back
-                _, hook = cpu_offload_with_hook(m.to("cpu"), device, prev_module_hook=hook)
-                self._hooks.append(hook)
+            for name in OFFLOADED:  # each module moves to the GPU when called; the previous one goes back
+                _, hook = cpu_offload_with_hook(getattr(pipe, name).to("cpu"), device, prev_module_hook=hook)
+            for name in RESIDENT:
+                getattr(pipe, name).to(device)
         elif offload == "sequential":
             from accelerate import cpu_offload
 
-            for m in modules:
-                cpu_offload(m.to("cpu"), execution_device=device)
+            for name in OFFLOADED + RESIDENT:
+                cpu_offload(getattr(pipe, name).to("cpu"), execution_device=device)
         else:
             raise ValueError(f"unknown offload policy {offload!r}")
 
+    def _remove_hooks(self) -> None:
+        """Detach accelerate hooks (sequential offload puts the weights back on the CPU when detached)."""
+        if self.pipeline is None:
+            return
+        from accelerate.hooks import remove_hook_from_module
+
+        for name in OFFLOADED + RESIDENT:
+            remove_hook_from_module(getattr(self.pipeline, name), recurse=True)
+
     def unload(self) -> None:
-        for hook in self._hooks:
-            hook.remove()
-        self._hooks.clear()
+        self._remove_hooks()
         if not self._explicit:
             self.pipeline, self._variant = None, None
         super().unload()
