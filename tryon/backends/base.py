@@ -126,6 +126,7 @@ class Backend:
 # and a backend whose optional dependencies are absent cannot break the others.
 _BACKEND_PATHS: dict[str, str] = {
     "warp": "tryon.backends.warp:WarpBackend",
+    "ladi-vton": "tryon.backends.ladi_vton.backend:LadiVtonBackend",
     "prompt-dresser": "tryon.backends.prompt_dresser.backend:PromptDresserBackend",
 }
 _instances: dict[str, Backend] = {}

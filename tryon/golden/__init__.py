@@ -23,6 +23,7 @@ from tryon.errors import InputError
 
 # kit `backend` field -> "module:class" of its KitRunner.
 RUNNERS: dict[str, str] = {
+    "ladi_vton": "tryon.backends.ladi_vton.golden:LadiVtonKitRunner",
     "prompt_dresser": "tryon.backends.prompt_dresser.golden:PromptDresserKitRunner",
 }
 
