@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from tests.tiny_ladi_vton import KIT, make_tiny_ladi_vton_folder
 
+from tests.tiny_ladi_vton import KIT, make_tiny_ladi_vton_folder
 from tryon.backends.base import RunOptions, get_backend, run_one
 from tryon.backends.ladi_vton import inputs
 from tryon.backends.ladi_vton.backend import LadiVtonBackend

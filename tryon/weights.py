@@ -182,5 +182,7 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> None:
     except OSError as exc:
         raise InputError(f"could not download {url}: {exc}. Copy the file in with --from PATH instead") from exc
 
+
+# Weight groups, declared next to the code that uses them.
 register_group("ladi-vton", "tryon.backends.ladi_vton.weights:GROUP")
 register_group("prompt-dresser", "tryon.backends.prompt_dresser.weights:GROUP")
