@@ -14,7 +14,6 @@ from tryon.imaging import probe_image
 from tryon.openpose import render_skeleton
 from tryon.sample import TryOnSample
 
-
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Show InputErrors as a Gradio error message (no traceback in the page), for plain and generator handlers."""
     if _is_generator(fn):
@@ -42,7 +41,6 @@ def _is_generator(fn: Callable[..., Any]) -> bool:
 
     return inspect.isgeneratorfunction(fn)
 
-from gradio.events import Dependency
 
 class PhotoInput(gr.Image):
     """An image upload checked by the workbench's own loader rules instead of Gradio's decoder.
@@ -65,7 +63,9 @@ class PhotoInput(gr.Image):
             name = getattr(payload, "orig_name", None) or "uploaded image"
             raise gr.Error(str(exc).replace(str(payload.path), name), print_exception=False) from exc
         return str(payload.path)
-    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from collections.abc import Callable, Sequence
+    from typing import TYPE_CHECKING, Any, Literal
+
     from gradio.blocks import Block
     if TYPE_CHECKING:
         from gradio.components import Timer
