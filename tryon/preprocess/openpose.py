@@ -10,6 +10,7 @@ one person and bystanders are small.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import cv2
@@ -48,7 +49,7 @@ def _convs(spec: list[tuple[str, int, int, int]], last_relu: bool) -> nn.Sequent
         layers[name] = nn.Conv2d(cin, cout, k, padding=k // 2)
         if last_relu or i < len(spec) - 1:
             layers[f"{name}_relu"] = nn.ReLU(inplace=True)
-    return nn.Sequential(layers)  # type: ignore[arg-type]
+    return nn.Sequential(OrderedDict(layers))
 
 
 class BodyPoseNet(nn.Module):
@@ -88,7 +89,10 @@ class BodyPoseNet(nn.Module):
     def from_pretrained(cls, path: str | Path) -> BodyPoseNet:
         """Load `body_pose_model.pth` strictly. The mirrored file names layers without their block prefix
         (`conv1_1.weight`, not `model0.conv1_1.weight`); layer names are unique, so either form is accepted."""
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        return cls.from_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, torch.Tensor]) -> BodyPoseNet:
         net = cls()
         by_layer = {key.split(".", 1)[1]: key for key in net.state_dict()}
         renamed = {by_layer.get(key, key): value for key, value in state.items()}
