@@ -90,10 +90,10 @@ def main() -> None:
         rows.append(("SCHP-sized LIP 473 (ResNet-101 ONNX, random)", "", size, timed(lambda: lip(image))))
         rows.append(("SCHP-sized ATR + LIP + merge", "", size, timed(lambda: schp(image, None, None))))
     print(f"CPU, {args.threads} torch threads, onnxruntime CPUExecutionProvider\n")
-    print(f"| {'estimator':<48} | {'photo':<22} | {'size':<9} | {'s / image':>9} |")
-    print(f"|{'-' * 50}|{'-' * 24}|{'-' * 11}|{'-' * 11}|")
+    print(f"| {'estimator':<50} | {'photo':<22} | {'size':<9} | {'s / image':>9} |")
+    print(f"|{'-' * 52}|{'-' * 24}|{'-' * 11}|{'-' * 11}|")
     for name, photo, size, seconds in rows:
-        print(f"| {name:<48} | {photo:<22} | {size:<9} | {seconds:>9.3f} |")
+        print(f"| {name:<50} | {photo:<22} | {size:<9} | {seconds:>9.3f} |")
 
 
 if __name__ == "__main__":
