@@ -186,3 +186,4 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> None:
 # Weight groups, declared next to the code that uses them.
 register_group("ladi-vton", "tryon.backends.ladi_vton.weights:GROUP")
 register_group("prompt-dresser", "tryon.backends.prompt_dresser.weights:GROUP")
+register_group("preprocess", "tryon.preprocess.weights:GROUP")

@@ -14,17 +14,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tryon.errors import InputError
 from tryon.imaging import limit_size, load_image
 from tryon.preprocess.masks import agnostic_mask, garment_mask
 from tryon.preprocess.parsing import ParseEstimator
-from tryon.preprocess.pose import PoseEstimator
+from tryon.preprocess.pose import PoseEstimator, PoseResult
 from tryon.sample import COCO18_NAMES, Category, TryOnSample, parse_category
 
 # name -> "module:factory"; factories return None when the estimator's weights are missing.
 POSE_ESTIMATORS: dict[str, str] = {
+    "openpose": "tryon.preprocess.openpose:load_openpose",
     "mediapipe": "tryon.preprocess.pose:MediaPipePose",
 }
 PARSERS: dict[str, str] = {
+    "schp": "tryon.preprocess.schp:load_schp",
     "approximate": "tryon.preprocess.parsing:ApproximateParser",
 }
 _cache: dict[str, object] = {}
@@ -71,13 +74,21 @@ def prepare_sample(
     name: str = "sample",
     tools: Estimators | None = None,
     garment_mask_override: np.ndarray | None = None,
+    keypoints_override: np.ndarray | None = None,
 ) -> TryOnSample:
-    """Decode two photos (paths, bytes, PIL or arrays) and compute keypoints, parse and masks."""
+    """Decode two photos (paths, bytes, PIL or arrays) and compute keypoints, parse and masks.
+
+    `keypoints_override` (18x3 COCO-18, x, y, confidence) replaces the estimated keypoints when the user has
+    corrected them; the estimator still supplies the silhouette. Provenance then says "user"."""
     category = parse_category(category)
     person_rgb = limit_size(load_image(person))  # type: ignore[arg-type]
     garment_rgb = limit_size(load_image(garment))  # type: ignore[arg-type]
     tools = tools or estimators()
     pose = tools.pose(person_rgb)
+    if keypoints_override is not None:
+        if np.shape(keypoints_override) != (18, 3):
+            raise InputError("keypoints override: expected 18 rows of (x, y, confidence) in COCO-18 order")
+        pose = PoseResult(np.asarray(keypoints_override, np.float32), pose.person_mask, "user")
     parse = tools.parser(person_rgb, pose.keypoints, pose.person_mask)
     if garment_mask_override is not None:
         cloth_mask, cloth_source = garment_mask_override.astype(bool), "user"
