@@ -96,3 +96,23 @@ def load_schp() -> SCHPParser | None:
     if not (SCHP_ATR.present() and SCHP_LIP.present()):
         return None
     return SCHPParser(SCHPNet(SCHP_ATR.local(), ATR_SIZE, 18), SCHPNet(SCHP_LIP.local(), LIP_SIZE, 20))
+
+
+class _LazyATR:
+    """The ATR network alone, loaded on first use (a 267 MB ONNX session is not worth holding until needed)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._net: SCHPNet | None = None
+
+    def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
+        if self._net is None:
+            self._net = SCHPNet(self.path, ATR_SIZE, 18)
+        return self._net(image_rgb)
+
+
+def atr_parser() -> _LazyATR | None:
+    """PromptDresser's prompt-aware mask parses with ATR ids (4 upper clothes, 7 dress): None unless installed."""
+    from tryon.preprocess.weights import SCHP_ATR
+
+    return _LazyATR(SCHP_ATR.local()) if SCHP_ATR.present() else None

@@ -27,6 +27,7 @@ from tryon.backends.prompt_dresser.pipeline import (
 )
 from tryon.backends.prompt_dresser.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
+from tryon.preprocess.schp import atr_parser
 from tryon.runtime import Runtime
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
@@ -69,7 +70,8 @@ class PromptDresserBackend(Backend):
         self.folder = Path(folder) if folder is not None else cache_dir() / FOLDER
         self.pipeline = pipeline
         self._given_pipeline = pipeline is not None
-        self.parser = parser
+        # Without an explicit parser, the SCHP ATR parser from `weights fetch preprocess` enables the prompt-aware mask.
+        self.parser = parser if parser is not None else atr_parser()
         if resolution is not None:
             self.resolution = resolution
         elif pipeline is None and (self.folder / "pipeline.json").is_file():
