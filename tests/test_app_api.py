@@ -38,3 +38,25 @@ def test_tryon_endpoint_reports_bad_input_without_traceback(tmp_path):
         else:
             raise AssertionError("a non-image upload must be refused")
     assert "not an image" in message and "Traceback" not in message
+
+
+def test_keypoint_and_mask_corrections_override_the_estimators():
+    import json
+
+    import numpy as np
+
+    from tryon.ui.tryon_tab import sample_for
+
+    person, garment = str(PHOTOS / "person_astronaut.jpg"), str(PHOTOS / "garment_red_tee.jpg")
+    estimated = sample_for(person, garment, "upper")
+    assert estimated.provenance["keypoints"].startswith("mediapipe")
+    same = json.dumps(estimated.keypoints.round(1).tolist())
+    assert sample_for(person, garment, "upper", None, same) is estimated  # unedited field: no override
+    edited = estimated.keypoints.copy()
+    edited[8] = (150, 500, 1)  # the user adds the right hip
+    layer = np.zeros((1024, 768, 4), np.uint8)
+    layer[100:900, 150:600, 3] = 255
+    corrected = sample_for(person, garment, "upper", {"background": None, "layers": [layer], "composite": None},
+                           json.dumps(edited.tolist()))
+    assert corrected.provenance["keypoints"] == "user" and corrected.provenance["garment_mask"] == "user"
+    assert corrected.keypoints[8, 2] == 1 and corrected.garment_mask.shape == corrected.garment.shape[:2]

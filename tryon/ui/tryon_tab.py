@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -14,7 +15,9 @@ import numpy as np
 
 from tryon.backends.base import RunOptions, backend_names, backend_status
 from tryon.errors import InputError
+from tryon.imaging import load_image
 from tryon.preprocess import prepare_sample
+from tryon.preprocess.overrides import mask_from_drawing
 from tryon.sample import TryOnResult, TryOnSample
 from tryon.ui import prompt_dresser_panel
 from tryon.ui.common import PhotoInput, notes_markdown, preprocessing_previews, user_errors
@@ -39,20 +42,52 @@ def _prepared(person: str, garment: str, category: str, stamp: tuple[float, floa
     return prepare_sample(person, garment, category, name=Path(person).stem)
 
 
-def sample_for(person: str | None, garment: str | None, category: str) -> TryOnSample:
-    """Preprocess two uploaded files once; repeated runs on the same files reuse the sample."""
+def parse_keypoints(text: str | None) -> np.ndarray | None:
+    """The keypoints override typed by the user: JSON with 18 [x, y, confidence] rows (COCO-18 order)."""
+    if not text or not text.strip():
+        return None
+    try:
+        points = np.asarray(json.loads(text), dtype=np.float32)
+    except (json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise InputError(f"keypoints override: not a JSON list of [x, y, confidence] rows ({exc})") from exc
+    if points.shape != (18, 3):
+        raise InputError(f"keypoints override: expected 18 rows of [x, y, confidence], got shape {points.shape}")
+    return points
+
+
+def sample_for(person: str | None, garment: str | None, category: str, mask_drawing: dict | None = None,
+               keypoints_text: str | None = None) -> TryOnSample:
+    """Preprocess two uploaded files once; repeated runs on the same files reuse the sample. A painted garment
+    mask or typed keypoints override the estimators (and bypass the cache)."""
     if not person or not garment:
         raise InputError("upload a person photo and a garment photo first")
     stamp = (os.path.getmtime(person), os.path.getmtime(garment))
-    return _prepared(person, garment, category, stamp)
+    estimated = _prepared(person, garment, category, stamp)
+    keypoints = parse_keypoints(keypoints_text)
+    if keypoints is not None and np.allclose(keypoints, estimated.keypoints, atol=0.1):
+        keypoints = None  # the field still shows the estimate: not an override
+    painted = None
+    if mask_drawing and mask_drawing.get("layers"):
+        garment_size = load_image(garment).shape[:2]
+        painted = mask_from_drawing(mask_drawing, garment_size)
+        painted = painted if painted.any() else None
+    if keypoints is not None or painted is not None:
+        return prepare_sample(person, garment, category, name=Path(person).stem,
+                              garment_mask_override=painted, keypoints_override=keypoints)
+    return estimated
+
+
+def keypoints_json(sample: TryOnSample) -> str:
+    return json.dumps([[round(float(v), 1) for v in row] for row in sample.keypoints])
 
 
 @user_errors
-def preview(person: str | None, garment: str | None, category: str) -> tuple[list, str]:
+def preview(person: str | None, garment: str | None, category: str, mask_drawing: dict | None = None,
+            keypoints_text: str | None = None) -> tuple[list, str, str]:
     if not person or not garment:
-        return [], ""
-    sample = sample_for(person, garment, category)
-    return preprocessing_previews(sample), notes_markdown(sample)
+        return [], "", ""
+    sample = sample_for(person, garment, category, mask_drawing, keypoints_text)
+    return preprocessing_previews(sample), notes_markdown(sample), keypoints_json(sample)
 
 
 def _status_table(names: list[str], results: list[TryOnResult]) -> str:
@@ -93,6 +128,8 @@ def tryon(
     mask_dilation: float | None = None,
     guidance_image: float | None = None,
     guidance_text: float | None = None,
+    mask_drawing: dict | None = None,
+    keypoints_text: str | None = None,
     history: list | None = None,
     progress: gr.Progress = gr.Progress(),
 ) -> Any:
@@ -105,7 +142,7 @@ def tryon(
     if not backends:
         raise InputError("choose at least one backend")
     progress(0, desc="preprocessing")
-    sample = sample_for(person, garment, category)
+    sample = sample_for(person, garment, category, mask_drawing, keypoints_text)
     pd_extra = prompt_dresser_panel.run_extra(full_prompt, clothing_prompt, mask_mode, mask_dilation,
                                               guidance_image, guidance_text)
 
@@ -172,10 +209,20 @@ def build(default_backends: list[str] | None = None) -> None:
             with gr.Accordion("Preprocessing", open=True):
                 previews = gr.Gallery(label="What the backends receive", columns=3, height=220, elem_id="previews")
                 notes = gr.Markdown(elem_id="notes")
+            with gr.Accordion("Correct the preprocessing", open=False):
+                mask_editor = gr.ImageEditor(type="numpy", label="Paint the garment to replace the automatic mask",
+                                             height=320, elem_id="mask-editor")
+                keypoints = gr.Textbox(label="Keypoints (COCO-18 [x, y, confidence] rows; edit to override)",
+                                       lines=3, elem_id="keypoints")
+                refresh = gr.Button("Apply corrections", size="sm")
     for trigger in (person.change, garment.change, category.change):
-        trigger(preview, [person, garment, category], [previews, notes], api_visibility="private")
+        trigger(preview, [person, garment, category], [previews, notes, keypoints], api_visibility="private")
+    garment.change(lambda path: {"background": path, "layers": [], "composite": path} if path else None, garment,
+                   mask_editor, api_visibility="private")
+    refresh.click(preview, [person, garment, category, mask_editor, keypoints], [previews, notes, keypoints],
+                  api_visibility="private")
     history = gr.State([])
     run.click(on_gpu(tryon, _duration), [person, garment, category, backends, seed, steps, guidance, *pd.inputs(),
-                                         history],
+                                         mask_editor, keypoints, history],
               [gallery, slider, status, download, history], api_name="tryon", concurrency_limit=1)
     clear.click(lambda: ([], None, []), None, [gallery, slider, history], api_visibility="private")
