@@ -24,6 +24,7 @@ from tryon.errors import InputError
 # kit `backend` field -> "module:class" of its KitRunner.
 RUNNERS: dict[str, str] = {
     "prompt_dresser": "tryon.backends.prompt_dresser.golden:PromptDresserKitRunner",
+    "pasta_gan": "tryon.backends.pasta_gan.golden:PastaGanKitRunner",
 }
 
 
@@ -93,6 +94,9 @@ class Kit:
                     return data[key][case_id]
             if case_id in data:
                 return data[case_id]
+            for entry in data.get("cases", ()) if isinstance(data.get("cases"), list) else ():
+                if isinstance(entry, dict) and entry.get("id") == case_id:
+                    return entry
         return data
 
 
