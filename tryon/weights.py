@@ -183,3 +183,4 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> None:
         raise InputError(f"could not download {url}: {exc}. Copy the file in with --from PATH instead") from exc
 
 register_group("prompt-dresser", "tryon.backends.prompt_dresser.weights:GROUP")
+register_group("pasta-gan++", "tryon.backends.pasta_gan.weights:GROUP")

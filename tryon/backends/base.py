@@ -127,6 +127,7 @@ class Backend:
 _BACKEND_PATHS: dict[str, str] = {
     "warp": "tryon.backends.warp:WarpBackend",
     "prompt-dresser": "tryon.backends.prompt_dresser.backend:PromptDresserBackend",
+    "pasta-gan++": "tryon.backends.pasta_gan.backend:PastaGanBackend",
 }
 _instances: dict[str, Backend] = {}
 
