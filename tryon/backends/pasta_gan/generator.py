@@ -223,7 +223,7 @@ class SynthesisNetwork(nn.Module):
             block_ws.append(ws.narrow(1, w_idx, block.num_conv + 1))
             w_idx += block.num_conv
         x_mid = img_mid = pred_parsing = None
-        for res, cur_ws in zip(self.resolutions, block_ws):
+        for res, cur_ws in zip(self.resolutions, block_ws, strict=True):
             x, img, pred_parsing = getattr(self, f"b{res}")(x, img, cur_ws, feats, noise_mode)
             if res == self.spade_resolution:
                 x_mid, img_mid = x, img

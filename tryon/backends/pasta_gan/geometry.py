@@ -66,7 +66,7 @@ def warp_perspective(src: np.ndarray, matrix: np.ndarray, size: tuple[int, int])
     image = src if src.ndim == 3 else src[..., None]
     h, w_src = image.shape[:2]
     acc = np.zeros((height, width, image.shape[2]), dtype=np.int64)
-    for (dy, dx), weight in zip(((0, 0), (0, 1), (1, 0), (1, 1)), weights):
+    for (dy, dx), weight in zip(((0, 0), (0, 1), (1, 0), (1, 1)), weights, strict=True):
         px, py = sx + dx, sy + dy
         inside = (px >= 0) & (px < w_src) & (py >= 0) & (py < h)
         values = image[np.clip(py, 0, h - 1), np.clip(px, 0, w_src - 1)].astype(np.int64)

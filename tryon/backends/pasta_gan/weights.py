@@ -2,8 +2,9 @@
 
 The release is a StyleGAN2-ADA training snapshot on Google Drive (the README link; a second copy is the one the
 hama-jsoh fork uses). Google Drive serves big files behind a confirmation page, so a scripted download may fail:
-then download it in a browser and run `python -m tryon weights fetch pasta-gan++ --from PATH/TO/network-snapshot-004408.pkl`
-(a folder holding that file works too). Fetching converts G_ema once to `g_ema.safetensors` + `config.json` with
+then download it in a browser and run
+`python -m tryon weights fetch pasta-gan++ --from PATH/TO/network-snapshot-004408.pkl` (a folder holding that
+file works too). Fetching converts G_ema once to `g_ema.safetensors` + `config.json` with
 the restricted unpickler of `checkpoint.py`; the pickle's embedded source is never executed.
 Licence: no licence file; NVIDIA StyleGAN2-ADA terms and the authors' non-commercial research-only statement.
 """
