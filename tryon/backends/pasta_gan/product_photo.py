@@ -26,7 +26,7 @@ NOTE = ("PASTA-GAN++ expects the garment worn by a person; with a flat product p
 
 
 def _silhouette(image: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    if mask is not None:
+    if mask is not None and np.asarray(mask).shape == image.shape[:2]:
         silhouette = np.asarray(mask).astype(bool)
     else:
         silhouette = np.asarray(image).min(axis=2) < 235
