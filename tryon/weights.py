@@ -186,4 +186,5 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> None:
 # Weight groups, declared next to the code that uses them.
 register_group("ladi-vton", "tryon.backends.ladi_vton.weights:GROUP")
 register_group("prompt-dresser", "tryon.backends.prompt_dresser.weights:GROUP")
+register_group("pasta-gan++", "tryon.backends.pasta_gan.weights:GROUP")
 register_group("preprocess", "tryon.preprocess.weights:GROUP")

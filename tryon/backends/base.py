@@ -128,6 +128,7 @@ _BACKEND_PATHS: dict[str, str] = {
     "warp": "tryon.backends.warp:WarpBackend",
     "ladi-vton": "tryon.backends.ladi_vton.backend:LadiVtonBackend",
     "prompt-dresser": "tryon.backends.prompt_dresser.backend:PromptDresserBackend",
+    "pasta-gan++": "tryon.backends.pasta_gan.backend:PastaGanBackend",
 }
 _instances: dict[str, Backend] = {}
 

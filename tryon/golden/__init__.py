@@ -25,6 +25,7 @@ from tryon.errors import InputError
 RUNNERS: dict[str, str] = {
     "ladi_vton": "tryon.backends.ladi_vton.golden:LadiVtonKitRunner",
     "prompt_dresser": "tryon.backends.prompt_dresser.golden:PromptDresserKitRunner",
+    "pasta_gan": "tryon.backends.pasta_gan.golden:PastaGanKitRunner",
 }
 
 
@@ -94,6 +95,9 @@ class Kit:
                     return data[key][case_id]
             if case_id in data:
                 return data[case_id]
+            for entry in data.get("cases", ()) if isinstance(data.get("cases"), list) else ():
+                if isinstance(entry, dict) and entry.get("id") == case_id:
+                    return entry
         return data
 
 
