@@ -181,3 +181,4 @@ def download(url: str, dest: Path, timeout: float = 30.0) -> None:
         os.replace(tmp.name, dest)
     except OSError as exc:
         raise InputError(f"could not download {url}: {exc}. Copy the file in with --from PATH instead") from exc
+register_group("metrics", "tryon.metrics_weights:GROUP")
