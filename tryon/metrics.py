@@ -20,6 +20,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +47,8 @@ _LPIPS_FILES = {"alex": (ALEX, ALEX_CONVS), "vgg": (VGG, VGG_CONVS)}
 # -- image plumbing -----------------------------------------------------------------------------------------
 def to_chw(image: np.ndarray) -> torch.Tensor:
     """HxWx3 uint8 -> 3xHxW uint8 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+    array = np.ascontiguousarray(image)
+    return torch.from_numpy(array if array.flags.writeable else array.copy()).permute(2, 0, 1)
 
 
 def match_size(result: np.ndarray, reference_hw: tuple[int, int]) -> np.ndarray:
@@ -85,7 +88,9 @@ def lpips_model(net: str = "alex", device: str = "cpu") -> torch.nn.Module:
         slice_no = next(i for i, end in enumerate(ends, 1) if index < end)
         for kind in ("weight", "bias"):
             mapped[f"net.slice{slice_no}.{index}.{kind}"] = state[f"features.{index}.{kind}"]
-    model = lpips.LPIPS(net=net, pnet_rand=True, pretrained=True, verbose=False)
+    with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=` flag
+        warnings.simplefilter("ignore", UserWarning)
+        model = lpips.LPIPS(net=net, pnet_rand=True, pretrained=True, verbose=False)
     result = model.load_state_dict(mapped, strict=False)
     backbone_missing = [k for k in result.missing_keys if k.startswith("net.")]
     if backbone_missing or result.unexpected_keys:
@@ -309,7 +314,8 @@ class FeatureCache:
     renamed or copied datasets hit the cache and an edited file never reuses stale features."""
 
     def __init__(self, root: Path | None = None, tag: str = FEATURE_TAG):
-        self.root = (root or cache_dir() / "features") / tag
+        default = os.environ.get("TRYON_FEATURE_CACHE") or cache_dir() / "features"
+        self.root = Path(root or default) / tag
 
     @staticmethod
     def key(path: Path) -> str:
