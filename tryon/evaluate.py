@@ -69,8 +69,9 @@ def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_f
     for person, cloth in tqdm(mine, desc=f"infer rank {state.process_index}", disable=not progress):
         name = result_name(person, cloth)
         todo = [b for b in backends if not (out / b / name).is_file()]
+        if len(todo) < len(backends):
+            records.append({"pair": name, "skipped": [b for b in backends if b not in todo]})
         if not todo:
-            records.append({"pair": name, "skipped": list(backends)})
             continue
         sample = folder.load_sample(person, cloth, category, paired=stem(person) == stem(cloth))
         mask_path = out / MASKS_DIR / f"{stem(person)}.png"
