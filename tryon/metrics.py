@@ -208,34 +208,67 @@ def _as64(features: np.ndarray | torch.Tensor) -> torch.Tensor:
     return torch.as_tensor(np.asarray(features), dtype=torch.float64)
 
 
-def _trace_sqrt_product(sigma_real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """tr sqrt(S_r S_f) with S_f the covariance of `fake` (n x d). With X the centred fake features, the
-    non-zero eigenvalues of S_r^1/2 S_f S_r^1/2 are those of X S_r X^T / (n-1), an n x n symmetric matrix: for
-    n < d (every small-sample case) this is exact and far cheaper than a d x d non-symmetric eigenproblem."""
-    n, d = fake.shape
-    centred = fake - fake.mean(dim=0)
-    if n <= d:
-        small = centred @ sigma_real @ centred.T / (n - 1)
-    else:
-        evals, evecs = torch.linalg.eigh(sigma_real)
-        root = evecs * evals.clamp_min(0).sqrt() @ evecs.T
-        small = root @ (centred.T @ centred / (n - 1)) @ root
-    return torch.linalg.eigvalsh((small + small.T) / 2).clamp_min(0).sqrt().sum()
-
-
 def _gaussian(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return features.mean(dim=0), torch.cov(features.T)
 
 
+class FrechetToReference:
+    """FID of result sets (or row subsets / resamples of one) against a fixed reference, in float64.
+
+    tr sqrt(S_r S_f) is taken from the symmetric matrix S_r^1/2 S_f S_r^1/2. With X the centred result
+    features (n x d), its non-zero eigenvalues are those of X S_r X^T / (n-1), an n x n matrix: for n <= d (every
+    small-sample case) all terms of FID come from the Gram matrices F S_r F^T and F F^T of the results F, so a
+    subset or bootstrap resample costs an n x n eigenproblem instead of a d x d non-symmetric one.
+    """
+
+    def __init__(self, real: np.ndarray | torch.Tensor):
+        real64 = _as64(real)
+        if real64.shape[0] < 2:
+            raise ValueError("FID needs at least 2 reference samples")
+        self.mu, self.sigma = _gaussian(real64)
+        self._root: torch.Tensor | None = None
+
+    def prepare(self, fake: np.ndarray | torch.Tensor) -> None:
+        """Set the result set whose rows `__call__` selects."""
+        self.fake = _as64(fake)
+        if self.fake.shape[0] <= self.fake.shape[1]:
+            self.gram = self.fake @ self.fake.T
+            self.gram_sigma = self.fake @ self.sigma @ self.fake.T
+            self.dot_mu = self.fake @ self.mu
+
+    def _sqrt_sigma(self) -> torch.Tensor:
+        if self._root is None:
+            evals, evecs = torch.linalg.eigh(self.sigma)
+            self._root = evecs * evals.clamp_min(0).sqrt() @ evecs.T
+        return self._root
+
+    def __call__(self, rows: torch.Tensor | None = None) -> float:
+        """FID of the prepared results (or of the given row indices, repeats allowed); clamped at 0."""
+        n = self.fake.shape[0] if rows is None else len(rows)
+        if n < 2:
+            raise ValueError("FID needs at least 2 result samples")
+        if self.fake.shape[0] <= self.fake.shape[1]:
+            idx = torch.arange(self.fake.shape[0]) if rows is None else rows
+            centre = torch.eye(n, dtype=torch.float64) - 1.0 / n
+            gram, gram_sigma = self.gram[idx][:, idx], self.gram_sigma[idx][:, idx]
+            mean_sq = self.mu @ self.mu - 2 * self.dot_mu[idx].mean() + gram.sum() / n**2
+            trace_fake = (centre @ gram @ centre).trace() / (n - 1)
+            small = centre @ gram_sigma @ centre / (n - 1)
+        else:
+            fake = self.fake if rows is None else self.fake[rows]
+            mu_f, sigma_f = _gaussian(fake)
+            mean_sq, trace_fake = (self.mu - mu_f).square().sum(), sigma_f.trace()
+            root = self._sqrt_sigma()
+            small = root @ sigma_f @ root
+        trace_sqrt = torch.linalg.eigvalsh((small + small.T) / 2).clamp_min(0).sqrt().sum()
+        return max(float(mean_sq + self.sigma.trace() + trace_fake - 2 * trace_sqrt), 0.0)
+
+
 def frechet_distance(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor) -> float:
     """FID between two feature sets (rows are samples), in float64; clamped at 0 (rounding can dip below)."""
-    real64, fake64 = _as64(real), _as64(fake)
-    if real64.shape[0] < 2 or fake64.shape[0] < 2:
-        raise ValueError("FID needs at least 2 samples in each set")
-    mu_r, sigma_r = _gaussian(real64)
-    mu_f, sigma_f = _gaussian(fake64)
-    value = (mu_r - mu_f).square().sum() + sigma_r.trace() + sigma_f.trace() - 2 * _trace_sqrt_product(sigma_r, fake64)
-    return max(float(value), 0.0)
+    fid = FrechetToReference(real)
+    fid.prepare(fake)
+    return fid()
 
 
 def kid_subset_size(n_real: int, n_fake: int, preferred: int = 1000) -> int:
@@ -273,36 +306,27 @@ def kernel_distance(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Te
     return float(stacked.mean()), float(stacked.std(unbiased=False)), size
 
 
-def fid_bootstrap(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, rounds: int = 200,
-                  level: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of FID over resamples of the result set (the reference set is fixed: it
-    is the same for every backend, so the interval shows how much the backend's own N makes FID wobble)."""
-    real64, fake64 = _as64(real), _as64(fake)
-    mu_r, sigma_r = _gaussian(real64)
+def fid_bootstrap(fid: FrechetToReference, rounds: int = 200, level: float = 0.95,
+                  seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of FID over resamples of the prepared result set (the reference is fixed:
+    it is the same for every backend, so the interval shows how much the backend's own N makes FID wobble)."""
+    n = fid.fake.shape[0]
     rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(rounds):
-        sample = fake64[torch.from_numpy(rng.integers(0, len(fake64), len(fake64)))]
-        mu_f, sigma_f = _gaussian(sample)
-        value = (mu_r - mu_f).square().sum() + sigma_r.trace() + sigma_f.trace() \
-            - 2 * _trace_sqrt_product(sigma_r, sample)
-        values.append(max(float(value), 0.0))
+    values = [fid(torch.from_numpy(rng.integers(0, n, n))) for _ in range(rounds)]
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(values, [tail, 100 - tail])
     return float(low), float(high)
 
 
-def fid_curve(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, points: int = 6,
-              repeats: int = 3, seed: int = 0) -> list[dict[str, float]]:
-    """FID of random result subsets of growing size n (mean and std over `repeats` draws): FID is biased
-    upwards at small n, so this curve shows how far a small-N number is from its large-N limit."""
-    fake64 = _as64(fake)
-    n_max = len(fake64)
+def fid_curve(fid: FrechetToReference, points: int = 6, repeats: int = 3, seed: int = 0) -> list[dict[str, float]]:
+    """FID of random subsets of the prepared results of growing size n (mean and std over `repeats` draws):
+    FID is biased upwards at small n, so the curve shows how far a small-N number is from its large-N limit."""
+    n_max = fid.fake.shape[0]
     sizes = sorted({int(round(v)) for v in np.geomspace(min(10, n_max), n_max, points)} - {0, 1})
     rng = np.random.default_rng(seed)
     curve = []
     for n in sizes:
-        draws = [frechet_distance(real, fake64[torch.from_numpy(rng.choice(n_max, n, replace=False))])
+        draws = [fid(torch.from_numpy(rng.choice(n_max, n, replace=False)))
                  for _ in range(1 if n == n_max else repeats)]
         curve.append({"n": n, "fid": float(np.mean(draws)), "fid_std": float(np.std(draws))})
     return curve
@@ -410,11 +434,13 @@ class DistributionScores:
             return summary
         generator = torch.Generator().manual_seed(seed)
         kid_mean, kid_std, size = kernel_distance(real, fake, kid_subsets, generator=generator)
-        summary.update(fid=frechet_distance(real, fake), kid_mean=kid_mean, kid_std=kid_std, kid_subset_size=size)
+        fid = FrechetToReference(real)
+        fid.prepare(fake)
+        summary.update(fid=fid(), kid_mean=kid_mean, kid_std=kid_std, kid_subset_size=size)
         if bootstrap:
-            summary["fid_ci95"] = list(fid_bootstrap(real, fake, bootstrap, seed=seed))
+            summary["fid_ci95"] = list(fid_bootstrap(fid, bootstrap, seed=seed))
         if curve:
-            summary["fid_curve"] = fid_curve(real, fake, seed=seed)
+            summary["fid_curve"] = fid_curve(fid, seed=seed)
         if n < SMALL_N:
             summary["note"] = (f"N={n} < {SMALL_N}: FID is biased upwards at small N and KID is noisy; compare "
                                "only numbers computed at the same N (see the FID-vs-N curve)")
