@@ -106,7 +106,8 @@ def inception(device: str = "cpu") -> torch.nn.Module:
     _require(INCEPTION)
     model = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
                                feature_extractor_weights_path=str(INCEPTION.local()), antialias=False)
-    return model.to(device)
+    # channels_last: ~1.4x faster convolutions on CPU (oneDNN), same float32 results to rounding.
+    return model.to(device, memory_format=torch.channels_last)
 
 
 # -- per-pair metrics ---------------------------------------------------------------------------------------
@@ -376,6 +377,7 @@ class InceptionFeatures:
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
                 batch = torch.stack([to_chw(images[i]) for i in chunk]).to(self.device)
+                batch = batch.contiguous(memory_format=torch.channels_last)
                 out[chunk] = self.model(batch).float().cpu().numpy()
         return out
 
