@@ -43,13 +43,11 @@ def install() -> None:
 
 
 if __name__ == "__main__":
-    from accelerate import PartialState
-
-    from tryon.evaluate import evaluate, expand_results, infer
+    from tryon.evaluate import evaluate, expand_results, infer, process_state
 
     install()
     dataset, out = Path(sys.argv[1]), Path(sys.argv[2])
-    state = PartialState()
+    state = process_state()
     summary = infer(dataset, ["shift", "half"], out / "results", progress=False)
     (out / f"rank{state.process_index}.txt").write_text(f"{state.num_processes} {summary['generated']}")
     evaluate(dataset, expand_results([str(out / "results")]), out / "metrics", progress=False)

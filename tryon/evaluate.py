@@ -26,6 +26,7 @@ from tryon.backends.base import RunOptions, run_backends
 from tryon.dataset import IMAGE_EXTENSIONS, VitonFolder, stem
 from tryon.errors import InputError, WeightsMissing
 from tryon.imaging import load_image, load_mask, save_image
+from tryon.runtime import default_runtime
 
 MASKS_DIR = "_masks"  # inside an infer output folder: the try-on region of each person, for lpips_outside_mask
 CSV_COLUMNS = ("backend", "n", "fid", "fid_ci95_low", "fid_ci95_high", "kid_mean", "kid_std", "kid_subset_size",
@@ -33,16 +34,18 @@ CSV_COLUMNS = ("backend", "n", "fid", "fid_ci95_low", "fid_ci95_high", "kid_mean
                "missing", "extra")
 
 
-def _state() -> Any:
-    """accelerate's process state: rank and world size under `accelerate launch`, a world of one otherwise."""
+def process_state() -> Any:
+    """accelerate's process state: rank and world size under `accelerate launch`, a world of one otherwise.
+    Without CUDA, processes meet over gloo (accelerate only picks a CPU backend when told `cpu=True`)."""
+    import torch
     from accelerate import PartialState
 
-    return PartialState()
+    return PartialState(cpu=not torch.cuda.is_available())
 
 
 def _gather(items: list[Any]) -> list[Any]:
     """Every process's list, concatenated in rank order (identity for a single process)."""
-    if _state().num_processes == 1:
+    if process_state().num_processes == 1:
         return items
     from accelerate.utils import gather_object
 
@@ -60,7 +63,7 @@ def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_f
     """Generate every (pair, backend) result that is not on disk yet; returns (on every rank) the counts."""
     from tqdm import tqdm
 
-    state = _state()
+    state = process_state()
     folder = VitonFolder(dataset)
     out = Path(out)
     pairs = folder.pairs(pairs_file, paired=paired)
@@ -77,7 +80,7 @@ def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_f
         mask_path = out / MASKS_DIR / f"{stem(person)}.png"
         if sample.agnostic_mask is not None and not mask_path.is_file():
             _save_atomic(sample.agnostic_mask, mask_path)
-        for result in run_backends(todo, sample, options):
+        for result in run_backends(todo, sample, options, default_runtime(str(state.device))):
             if result.ok:
                 _save_atomic(result.image, out / result.backend / name)
             records.append({"pair": name, **result.to_record()})
@@ -235,7 +238,8 @@ def evaluate(dataset: str | Path, results: dict[str, Path], out: str | Path, pai
 
     from tryon.metrics import InceptionFeatures, PairedScores
 
-    state = _state()
+    state = process_state()
+    device = device or str(state.device)  # under accelerate: this process's GPU
     folder = VitonFolder(dataset)
     pairs = folder.pairs(pairs_file, paired=paired)
     notes = []
