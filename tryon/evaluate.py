@@ -181,13 +181,14 @@ def _keep_mask(folder: VitonFolder, results_dir: Path, person: str, size: tuple[
 
 # -- scoring -------------------------------------------------------------------------------------------------
 def _score_shard(folder: VitonFolder, results_dir: Path, items: list[tuple[Path, str, bool]],
-                 paired_scores: Any, extractor: Any, batch: int = 16) -> list[dict[str, Any]]:
+                 paired_scores: Any, extractor: Any, bar: Any, batch: int = 16) -> list[dict[str, Any]]:
     """Per-image scores and Inception features of this process's share of one backend's results, in batches
     (one LPIPS and one Inception call per batch, not per image)."""
     from tryon.metrics import match_size
 
     rows = []
     for start in range(0, len(items), batch):
+        bar.update(min(batch, len(items) - start))
         chunk = items[start:start + batch]
         sources = [load_image(folder.image_path(person)) for _, person, _ in chunk]
         # Every metric, FID/KID included, sees a result at its reference's size.
@@ -264,9 +265,8 @@ def evaluate(dataset: str | Path, results: dict[str, Path], out: str | Path, pai
         matching = match_results(list_images(results_dir), pairs)
         items = list(zip(matching.files, matching.people, matching.paired, strict=True))
         mine = items[state.process_index::state.num_processes]
-        rows = _score_shard(folder, results_dir, list(tqdm(mine, desc=f"eval {name}", disable=not progress)),
-                            paired_scores, extractor)
-        rows = _gather(rows)
+        with tqdm(total=len(mine), desc=f"eval {name} rank {state.process_index}", disable=not progress) as bar:
+            rows = _gather(_score_shard(folder, results_dir, mine, paired_scores, extractor, bar))
         if state.is_main_process:
             report["backends"][name] = _summarise(rows, reference, matching)
     if state.is_main_process:
