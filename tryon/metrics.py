@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import os
 import warnings
 from collections.abc import Iterable, Sequence
@@ -142,8 +141,7 @@ class PairedScores:
 
     `update` takes lists of HxWx3 uint8 arrays (results are resized to their reference's size) and optional
     keep-masks (HxW bool at the reference's size, True where the result should equal the reference).
-    LPIPS needs the backbone file; with `lpips=False` (or when it is missing and `require_lpips=False`) only
-    SSIM is computed.
+    LPIPS needs the backbone file (WeightsMissing otherwise); with `lpips=False` only SSIM is computed.
     """
 
     def __init__(self, net: str = "alex", device: str | None = None, lpips: bool = True, batch_size: int = 8):
@@ -174,24 +172,19 @@ class PairedScores:
         res = res.to(self.device).float() / 255.0
         ssim = ssim_values(res, ref)
         lp, lp_masked = None, None
-        with_mask = [i for i in chunk if keep_masks[i] is not None]
         if self.model is not None:
             keep = None
-            if len(with_mask) == len(chunk):
-                keep = torch.stack([torch.from_numpy(keep_masks[i].astype(np.float32)) for i in chunk])
-                keep = keep[:, None].to(self.device)
+            if any(keep_masks[i] is not None for i in chunk):  # pairs without a mask keep everything
+                masks = [np.ones(references[i].shape[:2], bool) if keep_masks[i] is None else keep_masks[i]
+                         for i in chunk]
+                keep = torch.from_numpy(np.stack(masks).astype(np.float32))[:, None].to(self.device)
             lp, lp_masked = lpips_distances(self.model, res * 2 - 1, ref * 2 - 1, keep)
-            if keep is None and with_mask:  # a batch mixing masked and unmasked pairs: masks one by one
-                lp_masked = torch.full_like(lp, float("nan"))
-                for j, i in enumerate(chunk):
-                    if keep_masks[i] is not None:
-                        k = torch.from_numpy(keep_masks[i].astype(np.float32))[None, None].to(self.device)
-                        lp_masked[j] = lpips_distances(self.model, res[j:j + 1] * 2 - 1, ref[j:j + 1] * 2 - 1, k)[1][0]
         for j, i in enumerate(chunk):
+            masked = lp_masked is not None and keep_masks[i] is not None
             out[i] = {
                 "ssim": float(ssim[j]),
                 "lpips": None if lp is None else float(lp[j]),
-                "lpips_masked": None if lp_masked is None or math.isnan(float(lp_masked[j])) else float(lp_masked[j]),
+                "lpips_masked": float(lp_masked[j]) if masked else None,
             }
 
     def compute(self) -> dict[str, float | int | None]:
