@@ -232,9 +232,11 @@ def _summarise(rows: list[dict[str, Any]], reference: np.ndarray | None, matchin
 
 
 def evaluate(dataset: str | Path, results: dict[str, Path], out: str | Path, pairs_file: str | Path | None = None,
-             paired: bool = True, device: str | None = None, progress: bool = True) -> dict[str, Any] | None:
+             paired: bool = True, device: str | None = None, progress: bool = True,
+             ssim: bool = True) -> dict[str, Any] | None:
     """Score result folders against a dataset; rank 0 writes metrics.json, metrics.csv and the plots and
-    returns the report (other ranks return None). Missing weights drop only the metrics that need them."""
+    returns the report (other ranks return None). Missing weights drop only the metrics that need them;
+    `ssim=False` skips SSIM (at 512x384 on CPU it costs about as much as LPIPS)."""
     from tqdm import tqdm
 
     from tryon.metrics import InceptionFeatures, PairedScores
@@ -245,10 +247,10 @@ def evaluate(dataset: str | Path, results: dict[str, Path], out: str | Path, pai
     pairs = folder.pairs(pairs_file, paired=paired)
     notes = []
     try:
-        paired_scores = PairedScores(device=device)
+        paired_scores = PairedScores(device=device, ssim=ssim)
     except WeightsMissing as exc:  # SSIM still works without weights
         notes.append(str(exc))
-        paired_scores = PairedScores(device=device, lpips=False)
+        paired_scores = PairedScores(device=device, lpips=False, ssim=ssim)
     extractor = None
     try:
         extractor = InceptionFeatures(device)

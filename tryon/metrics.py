@@ -141,12 +141,14 @@ class PairedScores:
 
     `update` takes lists of HxWx3 uint8 arrays (results are resized to their reference's size) and optional
     keep-masks (HxW bool at the reference's size, True where the result should equal the reference).
-    LPIPS needs the backbone file (WeightsMissing otherwise); with `lpips=False` only SSIM is computed.
+    LPIPS needs the backbone file (WeightsMissing otherwise); `lpips=False` / `ssim=False` skip a metric.
     """
 
-    def __init__(self, net: str = "alex", device: str | None = None, lpips: bool = True, batch_size: int = 8):
+    def __init__(self, net: str = "alex", device: str | None = None, lpips: bool = True, ssim: bool = True,
+                 batch_size: int = 8):
         self.device = device or default_device()
         self.model = lpips_model(net, self.device) if lpips else None
+        self.ssim = ssim
         self.batch_size = batch_size
         self.records: list[dict[str, float | None]] = []
 
@@ -170,7 +172,7 @@ class PairedScores:
         ref = torch.stack([to_chw(references[i]) for i in chunk]).to(self.device).float() / 255.0
         res = torch.stack([to_chw(match_size(results[i], references[i].shape[:2])) for i in chunk])
         res = res.to(self.device).float() / 255.0
-        ssim = ssim_values(res, ref)
+        ssim = ssim_values(res, ref) if self.ssim else None
         lp, lp_masked = None, None
         if self.model is not None:
             keep = None
@@ -182,7 +184,7 @@ class PairedScores:
         for j, i in enumerate(chunk):
             masked = lp_masked is not None and keep_masks[i] is not None
             out[i] = {
-                "ssim": float(ssim[j]),
+                "ssim": None if ssim is None else float(ssim[j]),
                 "lpips": None if lp is None else float(lp[j]),
                 "lpips_masked": float(lp_masked[j]) if masked else None,
             }
