@@ -60,3 +60,27 @@ def test_keypoint_and_mask_corrections_override_the_estimators():
                            json.dumps(edited.tolist()))
     assert corrected.provenance["keypoints"] == "user" and corrected.provenance["garment_mask"] == "user"
     assert corrected.keypoints[8, 2] == 1 and corrected.garment_mask.shape == corrected.garment.shape[:2]
+
+
+def test_batch_endpoint_scores_a_dataset():
+    from tryon.ui.batch_tab import datasets
+
+    dataset = next(d for d in datasets() if d.endswith("dataset"))
+    with served(build_app()) as url:
+        client = Client(url, verbose=False, download_files=False)
+        bars, curve, table, files, notes = client.predict(dataset=dataset, backends=["warp"], pairs=2, paired=True,
+                                                          api_name="/batch")
+    rows = table["data"] if isinstance(table, dict) else table
+    assert rows[0][0] == "warp" and rows[0][1] == 2  # backend, n
+    assert {Path(f["path"] if isinstance(f, dict) else f).name for f in files} == {"metrics.csv", "metrics.json"}
+
+
+def test_batch_refuses_folders_outside_the_data_roots(tmp_path):
+    import pytest
+
+    from tryon.errors import InputError
+    from tryon.ui.batch_tab import run_batch
+
+    with pytest.raises(Exception, match="choose a dataset folder") as info:
+        run_batch(str(tmp_path), ["warp"], 1, True)
+    assert not isinstance(info.value, InputError)  # surfaced as a UI message (gr.Error)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from tryon.ui import settings_tab, tryon_tab
+from tryon.ui import batch_tab, settings_tab, tryon_tab
 
 TITLE = "VITON workbench"
 INTRO = (
@@ -19,6 +19,8 @@ def build_app(default_backends: list[str] | None = None) -> gr.Blocks:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Tab("Try-on"):
             tryon_tab.build(default_backends)
+        with gr.Tab("Batch evaluation"):
+            batch_tab.build()
         with gr.Tab("Settings & weights"):
             settings_tab.build()
     app.queue(default_concurrency_limit=1)

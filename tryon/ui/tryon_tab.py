@@ -16,6 +16,8 @@ import numpy as np
 from tryon.backends.base import RunOptions, backend_names, backend_status
 from tryon.errors import InputError
 from tryon.imaging import load_image
+from tryon.metrics import score_result
+from tryon.plots import result_bars
 from tryon.preprocess import prepare_sample
 from tryon.preprocess.overrides import mask_from_drawing
 from tryon.sample import TryOnResult, TryOnSample
@@ -152,6 +154,8 @@ def tryon(
                           extra=pd_extra if name == prompt_dresser_panel.NAME else {})
 
     results: list[TryOnResult] = []
+    scores: dict[str, dict] = {}
+    keep = ~sample.agnostic_mask if sample.agnostic_mask is not None else None
     fresh: list[tuple[np.ndarray, str]] = []
     earlier = list(history or [])
     slider = None
@@ -164,8 +168,11 @@ def tryon(
                 caption += f" · {pd_extra['full_prompt'][:60]}"
             fresh.append((result.image, caption))
             slider = (sample.person, result.image)
-        yield fresh + earlier, slider, _status_table(backends, results), None, earlier
-    yield fresh + earlier, slider, _status_table(backends, results), _archive(sample, results), fresh + earlier
+            scores[result.backend] = score_result(result.image, sample.person, sample.ground_truth, keep)
+        chart = result_bars(scores) if scores else None
+        yield fresh + earlier, slider, _status_table(backends, results), None, chart, earlier
+    yield (fresh + earlier, slider, _status_table(backends, results), _archive(sample, results), chart,
+           fresh + earlier)
 
 
 def _duration(person: Any, garment: Any, category: Any, backends: list[str] | None = None, seed: Any = 0,
@@ -205,6 +212,8 @@ def build(default_backends: list[str] | None = None) -> None:
             clear = gr.Button("Clear results", size="sm")
             slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="slider")
             status = gr.Markdown(elem_id="status")
+            chart = gr.Plot(label="LPIPS / SSIM of each result (against the person photo, and outside the try-on "
+                            "region)", elem_id="result-metrics")
             download = gr.File(label="Download results (PNG + run.json)")
             with gr.Accordion("Preprocessing", open=True):
                 previews = gr.Gallery(label="What the backends receive", columns=3, height=220, elem_id="previews")
@@ -224,5 +233,5 @@ def build(default_backends: list[str] | None = None) -> None:
     history = gr.State([])
     run.click(on_gpu(tryon, _duration), [person, garment, category, backends, seed, steps, guidance, *pd.inputs(),
                                          mask_editor, keypoints, history],
-              [gallery, slider, status, download, history], api_name="tryon", concurrency_limit=1)
+              [gallery, slider, status, download, chart, history], api_name="tryon", concurrency_limit=1)
     clear.click(lambda: ([], None, []), None, [gallery, slider, history], api_visibility="private")
