@@ -65,3 +65,28 @@ def test_prompt_dresser_panel_in_the_browser(tiny_pd_folder, tmp_path):
         assert "prompt-dresser" in page.locator("#status").inner_text()
         page.locator("#results img").first.wait_for(timeout=30_000)
         page.screenshot(path=str(tmp_path / "pd.png"), full_page=True)
+
+
+def test_ladi_vton_and_pasta_gan_run_in_the_app(tmp_path):
+    """Both backends, ready on tiny official-format weights, run side by side through the app's /tryon API."""
+    from gradio_client import Client, handle_file
+
+    from tests.tiny_ladi_vton import make_tiny_ladi_vton_folder
+    from tests.tiny_pasta_gan import make_tiny_pasta_gan_checkpoint
+    from tryon.backends.ladi_vton.backend import LadiVtonBackend
+    from tryon.backends.pasta_gan.backend import PastaGanBackend
+    from tryon.ui.tryon_tab import backend_choices
+
+    base.set_backend("ladi-vton", LadiVtonBackend.from_pretrained(make_tiny_ladi_vton_folder(tmp_path / "ladi")))
+    base.set_backend("pasta-gan++", PastaGanBackend.from_pretrained(make_tiny_pasta_gan_checkpoint(tmp_path / "pg")))
+    labels = dict((name, label) for label, name in backend_choices())
+    assert "not installed" not in labels["ladi-vton"] and "not installed" not in labels["pasta-gan++"]
+    with served(build_app()) as url:
+        client = Client(url, verbose=False, download_files=False)
+        gallery, _, status, *_ = client.predict(
+            person=handle_file(str(PHOTOS / "person_camera.jpg")),
+            garment=handle_file(str(PHOTOS / "garment_red_tee.jpg")),
+            category="upper", backends=["ladi-vton", "pasta-gan++"], steps=2, api_name="/tryon")
+    captions = [item["caption"] for item in gallery]
+    assert any(c.startswith("ladi-vton") for c in captions) and any(c.startswith("pasta-gan++") for c in captions)
+    assert status.count("| done |") == 2
