@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -55,9 +56,16 @@ def _vocab_files() -> tuple[str, str]:
     alphabet = _byte_alphabet()
     tokens = alphabet + [t + "</w>" for t in alphabet] + ["".join(m) for m in merges] + [BOS, EOS]
     assert len(tokens) == VOCAB_SIZE, len(tokens)
-    folder = Path(tempfile.mkdtemp(prefix="tryon-clip-bpe-"))
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
+    # One shared folder (not one per process): the files are a pure function of the vocabulary file.
+    folder = Path(tempfile.gettempdir()) / "tryon-clip-bpe"
+    folder.mkdir(exist_ok=True)
+    for name, text in (("vocab.json", json.dumps({t: i for i, t in enumerate(tokens)})),
+                       ("merges.txt", "#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")):
+        path = folder / name
+        if not path.is_file() or path.read_text() != text:
+            tmp = folder / f".{name}.{os.getpid()}"
+            tmp.write_text(text)
+            os.replace(tmp, path)  # atomic, so concurrent processes never read a half-written file
     return str(folder / "vocab.json"), str(folder / "merges.txt")
 
 

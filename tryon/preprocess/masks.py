@@ -57,13 +57,16 @@ def garment_mask(image: np.ndarray, threshold: float = GARMENT_THRESHOLD) -> np.
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
         raise InputError("garment photo: no garment found (nothing differs from the background)")
-    # Keep every sizeable piece (stripes of the background colour split a garment into bands), then bridge
-    # the bands and fill what they enclose.
+    # Keep every sizeable piece (stripes of the background colour cut a garment into bands), then close the
+    # bands vertically only: a stripe has garment above and below and is filled, while the gap under a sleeve or
+    # between trouser legs opens downwards and stays open.
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = 1 + np.flatnonzero(areas >= 0.05 * areas.max())
     mask = np.isin(labels, keep).astype(np.uint8)
-    bridge = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (max(3, side // 32 | 1),) * 2)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, bridge, iterations=2)
+    rows = np.flatnonzero(mask.any(axis=1))
+    column = np.ones((max(3, int(rows[-1] - rows[0] + 1) // 12) | 1, 1), np.uint8)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, column)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, small)
     mask = fill_holes(mask)
     coverage = mask.mean()
     if coverage < 0.03 or coverage > 0.97:

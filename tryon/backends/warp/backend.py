@@ -13,10 +13,11 @@ import numpy as np
 
 from tryon.backends.base import Backend, RunOptions
 from tryon.errors import InputError
+from tryon.preprocess.masks import garment_mask
 from tryon.sample import Category, TryOnSample
 
 from .body_landmarks import body_frame, target_landmarks
-from .garment_landmarks import garment_landmarks, garment_mask_from_photo
+from .garment_landmarks import garment_landmarks
 from .regions import composite, try_on_region
 from .tps import warp_image
 
@@ -56,7 +57,7 @@ class WarpBackend(Backend):
     @staticmethod
     def _garment_mask(sample: TryOnSample) -> np.ndarray:
         if sample.garment_mask is None:
-            return garment_mask_from_photo(sample.garment)
+            return garment_mask(sample.garment)
         mask = np.asarray(sample.garment_mask, bool)
         if mask.shape != sample.garment.shape[:2]:
             raise InputError(

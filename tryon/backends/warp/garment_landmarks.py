@@ -6,78 +6,11 @@ person facing the camera: landmarks are named by image side ("left" = smaller x)
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from tryon.errors import InputError
 from tryon.sample import Category
 
 Landmarks = dict[str, np.ndarray]
-
-# A border pixel belongs to the background when it is this close (RGB distance) to the border's median colour.
-_BACKGROUND_TOLERANCE = 40.0
-
-
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 1:
-        return mask.astype(bool)
-    return labels == 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-
-
-def _fill_holes(mask: np.ndarray) -> np.ndarray:
-    """Close holes (prints the colour of the background) by flood-filling the outside from a padded border."""
-    padded = np.pad(mask.astype(np.uint8), 1)
-    flood = padded.copy()
-    cv2.floodFill(flood, np.zeros((padded.shape[0] + 2, padded.shape[1] + 2), np.uint8), (0, 0), 1)
-    return (padded.astype(bool) | ~flood.astype(bool))[1:-1, 1:-1]
-
-
-def _bridge_stripes(mask: np.ndarray) -> np.ndarray:
-    """Rejoin a garment that background-coloured horizontal stripes cut into pieces.
-
-    The pieces are closed vertically only: a gap below a sleeve or between trouser legs is open downwards and
-    stays open, while a stripe is bounded by garment above and below and is filled.
-    """
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
-    if count <= 2:
-        return mask
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= 0.05 * areas.max())
-    pieces = np.isin(labels, keep).astype(np.uint8)
-    rows = np.flatnonzero(pieces.any(axis=1))
-    span = int(rows[-1] - rows[0] + 1)
-    kernel = np.ones((max(3, span // 12) | 1, 1), np.uint8)
-    return cv2.morphologyEx(pieces, cv2.MORPH_CLOSE, kernel).astype(bool)
-
-
-def garment_mask_from_photo(garment: np.ndarray) -> np.ndarray:
-    """Separate the garment from a plain product-photo background by its distance to the border colour.
-
-    Raises InputError (one line) when the border is not one plain colour or nothing separable is found.
-    """
-    image = garment.astype(np.float32)
-    border = np.concatenate([image[0], image[-1], image[:, 0], image[:, -1]])
-    background = np.median(border, axis=0)
-    plain = np.linalg.norm(border - background, axis=1) < _BACKGROUND_TOLERANCE
-    if plain.mean() < 0.8:
-        raise InputError(
-            "garment photo has no plain background to separate the garment from "
-            f"(only {plain.mean():.0%} of its border is one colour): use a product photo on a plain background "
-            "or supply a garment mask"
-        )
-    mask = np.linalg.norm(image - background, axis=2) >= _BACKGROUND_TOLERANCE
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
-    mask = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, kernel)
-    mask = _bridge_stripes(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, kernel).astype(bool))
-    fraction = mask.mean()
-    if not 0.02 <= fraction <= 0.97:
-        raise InputError(
-            f"garment photo: the garment covers {fraction:.0%} of the image after removing the border colour; "
-            "use a product photo with the whole garment on a plain background or supply a garment mask"
-        )
-    return _fill_holes(_largest_component(mask))
-
 
 def _run_around(row: np.ndarray, x: int) -> tuple[int, int] | None:
     """The contiguous run of True in `row` that contains column x (or the nearest run), as (first, last)."""
