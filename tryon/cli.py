@@ -9,9 +9,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tryon.backends.base import RunOptions
 from tryon.errors import InputError
+
+if TYPE_CHECKING:  # tryon.runtime imports torch: only when a command needs it
+    from tryon.runtime import Runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -41,20 +45,37 @@ def _run_options(args: argparse.Namespace, person: str | None = None,
     return options
 
 
+def _runtime(args: argparse.Namespace) -> Runtime:
+    from tryon.runtime import runtime_from_choices
+
+    return runtime_from_choices(args.device, args.dtype, args.offload, args.gpu_memory)
+
+
+def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("where models run")
+    group.add_argument("--device", help="cuda, cuda:1 or cpu (default: cuda when a GPU is visible)")
+    group.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], help="default: fp16 on CUDA, fp32 on CPU")
+    group.add_argument("--offload", choices=["auto", "none", "model", "sequential"],
+                       help="CPU offloading (default on CUDA: auto, the fastest mode that fits the free memory)")
+    group.add_argument("--gpu-memory", type=float, metavar="GB",
+                       help="use and plan for at most this much GPU memory (share a card, or try a small one)")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from tryon.preprocess import prepare_sample
     from tryon.workflow import stream_results, write_run
 
     sample = prepare_sample(args.person, args.garment, args.category, name=Path(args.person).stem)
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    results = []
-    for result in stream_results(sample, backends, _run_options(args, args.person, args.garment)):
+    results, runtime = [], _runtime(args)
+    for result in stream_results(sample, backends, _run_options(args, args.person, args.garment), runtime):
         results.append(result)
-        status = f"{result.seconds:.2f} s" if result.ok else f"failed: {result.error}"
+        mode = result.options.get("mode", "")
+        status = f"{result.seconds:.2f} s ({mode})" if result.ok else f"failed: {result.error}"
         print(f"{result.backend}: {status}")
     for note in sample.notes:
         print(f"note: {note}")
-    print(f"wrote {write_run(Path(args.out), sample, results)}")
+    print(f"wrote {write_run(Path(args.out), sample, results, runtime)}")
     return 0 if all(r.ok for r in results) else 1
 
 
@@ -72,7 +93,8 @@ def _cmd_infer(args: argparse.Namespace) -> int:
     from tryon.evaluate import infer
 
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    summary = infer(args.dataset, backends, args.out, args.pairs, not args.unpaired, _run_options(args), args.category)
+    summary = infer(args.dataset, backends, args.out, args.pairs, not args.unpaired, _run_options(args), args.category,
+                    runtime=_runtime(args))
     print(f"{summary['generated']} generated, {summary['skipped']} skipped, {len(summary['failed'])} failed")
     return 0 if not summary["failed"] else 1
 
@@ -165,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--steps", type=int, help="denoising steps (diffusion backends)")
     run.add_argument("--guidance", type=float, help="guidance scale (diffusion backends)")
+    _add_runtime_flags(run)
     pd = run.add_argument_group("PromptDresser")
     pd.add_argument("--prompt-json", help="attributes: one {person, clothing} entry or a test_gpt4o.json")
     pd.add_argument("--mask-dilation", type=int, help="n in dilate(fine mask, n) ∩ coarse mask (0-200)")
@@ -195,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     infer.add_argument("--seed", type=int, default=0)
     infer.add_argument("--steps", type=int)
     infer.add_argument("--guidance", type=float)
+    _add_runtime_flags(infer)
     infer.set_defaults(handler=_cmd_infer)
     evaluate.add_argument("--results", nargs="+", required=True, help="NAME=DIR, DIR, or an infer output folder")
     evaluate.set_defaults(handler=_cmd_eval)

@@ -26,7 +26,7 @@ from tryon.backends.base import RunOptions, run_backends
 from tryon.dataset import IMAGE_EXTENSIONS, VitonFolder, stem
 from tryon.errors import InputError, WeightsMissing
 from tryon.imaging import load_image, load_mask, save_image
-from tryon.runtime import default_runtime
+from tryon.runtime import Runtime, default_runtime
 
 MASKS_DIR = "_masks"  # inside an infer output folder: the try-on region of each person, for lpips_outside_mask
 CSV_COLUMNS = ("backend", "n", "fid", "fid_ci95_low", "fid_ci95_high", "kid_mean", "kid_std", "kid_subset_size",
@@ -59,8 +59,10 @@ def result_name(person: str, cloth: str) -> str:
 # -- generation ----------------------------------------------------------------------------------------------
 def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_file: str | Path | None = None,
           paired: bool = True, options: RunOptions | None = None, category: str = "upper",
-          progress: bool = True) -> dict[str, Any]:
-    """Generate every (pair, backend) result that is not on disk yet; returns (on every rank) the counts."""
+          progress: bool = True, runtime: Runtime | None = None) -> dict[str, Any]:
+    """Generate every (pair, backend) result that is not on disk yet; returns (on every rank) the counts.
+
+    Each rank runs on its own accelerate device with `runtime`'s dtype and offload policy."""
     from tqdm import tqdm
 
     state = process_state()
@@ -68,6 +70,9 @@ def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_f
     out = Path(out)
     pairs = folder.pairs(pairs_file, paired=paired)
     mine = pairs[state.process_index::state.num_processes]
+    rank_runtime = default_runtime(str(state.device))
+    if runtime is not None:
+        rank_runtime = runtime.with_(device=rank_runtime.device)
     records: list[dict[str, Any]] = []
     for person, cloth in tqdm(mine, desc=f"infer rank {state.process_index}", disable=not progress):
         name = result_name(person, cloth)
@@ -80,7 +85,7 @@ def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_f
         mask_path = out / MASKS_DIR / f"{stem(person)}.png"
         if sample.agnostic_mask is not None and not mask_path.is_file():
             _save_atomic(sample.agnostic_mask, mask_path)
-        for result in run_backends(todo, sample, options, default_runtime(str(state.device))):
+        for result in run_backends(todo, sample, options, rank_runtime):
             if result.ok:
                 _save_atomic(result.image, out / result.backend / name)
             records.append({"pair": name, **result.to_record()})

@@ -76,7 +76,8 @@ class Backend:
     licence: ClassVar[str] = ""
 
     def __init__(self) -> None:
-        self.runtime: Runtime | None = None
+        self.runtime: Runtime | None = None  # what the backend is loaded for (a concrete mode, never "auto")
+        self.requested: Runtime | None = None  # what the runner asked for (possibly "auto"), to reuse the plan
 
     # -- availability and lifecycle -------------------------------------------------------------------
     def status(self) -> Availability:
@@ -92,7 +93,7 @@ class Backend:
         self.runtime = runtime
 
     def unload(self) -> None:
-        self.runtime = None
+        self.runtime = self.requested = None
 
     # -- inference ---------------------------------------------------------------------------------------
     def generate(self, sample: TryOnSample, options: RunOptions) -> np.ndarray:
@@ -180,8 +181,10 @@ def run_one(
 ) -> TryOnResult:
     """Run one backend with timing, peak memory and error isolation: a failure becomes a result, not a raise.
 
-    With `offload='auto'` the mode comes from the free GPU memory and the backend's memory profile; on a CUDA
-    out-of-memory error the backend is unloaded and retried once in the next more frugal mode.
+    With `offload='auto'` the mode comes from the free GPU memory and the backend's memory profile, planned once
+    per request: a loaded backend asked the same again keeps its mode (its own weights already hold part of the
+    memory that looks taken). On a CUDA out-of-memory error the backend is unloaded and retried once in the next
+    more frugal mode, which is then kept for later runs with the same request.
     """
     result = TryOnResult(backend=backend.name, image=None, seed=options.seed, options=options.to_record())
     status = backend.status()
@@ -190,12 +193,17 @@ def run_one(
         return result
     try:
         backend.check_sample(sample)
-        wanted = resolve(runtime or backend.runtime or default_runtime(), backend.memory_profile())
+        requested = runtime or backend.requested or backend.runtime or default_runtime()
+        if backend.loaded and backend.requested == requested and backend.runtime is not None:
+            wanted = backend.runtime
+        else:
+            wanted = resolve(requested, backend.memory_profile())
         for attempt in (1, 2):
             try:
                 if not backend.loaded or backend.runtime != wanted:
                     backend.unload()
                     backend.load(wanted)
+                    backend.requested = requested
                 with measure(wanted.device) as m:
                     image = backend.generate(sample, options)
                 break

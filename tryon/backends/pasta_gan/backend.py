@@ -24,7 +24,7 @@ from tryon.backends.pasta_gan.patches import Subject
 from tryon.backends.pasta_gan.pipeline import NOISE_MODES, PastaGanPipeline
 from tryon.backends.pasta_gan.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
-from tryon.runtime import MemoryProfile, Runtime
+from tryon.runtime import MemoryProfile, Runtime, resolve
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
 
@@ -102,6 +102,7 @@ class PastaGanBackend(Backend):
         return Availability(ready=True)
 
     def load(self, runtime: Runtime) -> None:
+        runtime = resolve(runtime, self.memory_profile())
         if self.generator is None:
             if self.missing_files():
                 raise WeightsMissing(f"PASTA-GAN++ weights are missing in {self.folder} (run: {GROUP.command})")
@@ -128,7 +129,7 @@ class PastaGanBackend(Backend):
         else:
             with torch.device("meta"):
                 count = sum(p.numel() for p in PastaGanGenerator().parameters())
-        return MemoryProfile(modules={"generator": count}, activation_bytes=ACTIVATION_BYTES)
+        return MemoryProfile(modules={"generator": count}, activation_bytes=ACTIVATION_BYTES, offload_modes=("none",))
 
     # -- inference -------------------------------------------------------------------------------------------
     def default_options(self) -> RunOptions:

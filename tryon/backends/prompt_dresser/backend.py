@@ -18,7 +18,13 @@ from PIL import Image
 
 from tryon.backends.base import Availability, Backend, RunOptions
 from tryon.backends.prompt_dresser import masks, options, prompts
-from tryon.backends.prompt_dresser.loading import UNET_CHECKPOINTS, load_pipeline, read_resolution
+from tryon.backends.prompt_dresser.loading import (
+    MODULE_NAMES,
+    UNET_CHECKPOINTS,
+    empty_modules,
+    load_pipeline,
+    read_resolution,
+)
 from tryon.backends.prompt_dresser.pipeline import (
     GUIDANCE_IMAGE,
     GUIDANCE_TEXT,
@@ -28,26 +34,17 @@ from tryon.backends.prompt_dresser.pipeline import (
 from tryon.backends.prompt_dresser.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
 from tryon.preprocess.schp import atr_parser
-from tryon.runtime import Runtime
+from tryon.runtime import MemoryProfile, Runtime, resolve
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
 
 DEFAULT_STEPS = 30
 DEFAULT_DILATION = 30  # for the "dilated" mode without an explicit n (training drew n uniformly from 0..200)
-SEQUENTIAL_OFFLOAD_MAX_GB = 8  # cards of this size or smaller cannot hold one SDXL UNet plus activations
-MODEL_OFFLOAD_MAX_GB = 20  # both UNets, the text encoders and the batch-3 activations need about 15-20 GB
-
-
-def offload_policy(runtime: Runtime) -> str:
-    """Resolve "auto": none on big cards, the two UNets taking turns on mid cards, layer by layer on <= 8 GB."""
-    if runtime.offload != "auto":
-        return runtime.offload
-    if not runtime.device.startswith("cuda") or not torch.cuda.is_available():
-        return "none"
-    total_gb = torch.cuda.get_device_properties(torch.device(runtime.device)).total_memory / 2**30
-    if total_gb <= SEQUENTIAL_OFFLOAD_MAX_GB:
-        return "sequential"
-    return "model" if total_gb <= MODEL_OFFLOAD_MAX_GB else "none"
+# fp16 working memory of one 1024x768 try-on (batch 3 for the joint guidance, the garment UNet's reference features,
+# the VAE decode at full size), and the same with the VAE tiled: CPU peak RSS minus the weights, an upper bound
+# the GPU benchmark prints against the measured peak.
+ACTIVATION_BYTES = 4 * 2**30
+TILED_ACTIVATION_BYTES = 2 * 2**30
 
 
 class PromptDresserBackend(Backend):
@@ -109,7 +106,20 @@ class PromptDresserBackend(Backend):
                                 missing=tuple(missing), fetch_command=GROUP.command)
         return Availability(ready=True)
 
+    def memory_profile(self) -> MemoryProfile:
+        """The two UNets, the VAE and both text encoders: counted from the loaded modules, or from the configs in
+        the weights folder (the released SDXL sizes when they are absent) built on the meta device."""
+        if self.pipeline is not None:
+            modules = dict(zip(MODULE_NAMES, self._modules(), strict=True))
+        else:
+            with torch.device("meta"):
+                modules = dict(zip(MODULE_NAMES, empty_modules(self.folder), strict=True))
+        counts = {name: sum(p.numel() for p in module.parameters()) for name, module in modules.items()}
+        return MemoryProfile(modules=counts, activation_bytes=ACTIVATION_BYTES,
+                             frugal_activation_bytes=TILED_ACTIVATION_BYTES)
+
     def load(self, runtime: Runtime) -> None:
+        runtime = resolve(runtime, self.memory_profile())
         if self.pipeline is None:
             if self.missing_files():
                 raise WeightsMissing(f"PromptDresser weights are missing in {self.folder} (run: {GROUP.command})")
@@ -141,7 +151,7 @@ class PromptDresserBackend(Backend):
         pipe = self.pipeline
         assert pipe is not None
         device = runtime.torch_device
-        policy = offload_policy(runtime)
+        policy = runtime.offload
         pipe.device = device
         pipe.on_device = stay_in_place
         if policy == "none" or device.type == "cpu":
@@ -154,8 +164,10 @@ class PromptDresserBackend(Backend):
 
             for module in self._modules():
                 cpu_offload(module, execution_device=device)
-        if runtime.vae_tiling or policy == "sequential":
+        if runtime.low_memory_vae or policy == "sequential":
             pipe.vae.enable_tiling()
+        else:
+            pipe.vae.disable_tiling()
 
     # -- inference ---------------------------------------------------------------------------------------------
     def default_options(self) -> RunOptions:

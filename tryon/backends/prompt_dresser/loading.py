@@ -25,6 +25,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from safetensors.torch import load_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
+from tryon.backends.prompt_dresser import config
 from tryon.backends.prompt_dresser.pipeline import PromptDresserPipeline, official_scheduler_config
 from tryon.clip_tokenizer import clip_tokenizer
 from tryon.errors import InputError
@@ -81,6 +82,27 @@ def tokenizers(folder: Path | None = None) -> tuple[CLIPTokenizer, CLIPTokenizer
 
 def scheduler_from_config(config: dict) -> DDPMScheduler:
     return DDPMScheduler.from_config(official_scheduler_config(config))
+
+
+MODULE_NAMES = ("unet", "garment_unet", "vae", "text_encoder", "text_encoder_2")
+
+
+def _config(folder: Path | None, relative: str, default: dict) -> dict:
+    path = folder / relative if folder is not None else None
+    return json.loads(path.read_text()) if path is not None and path.is_file() else default
+
+
+def empty_modules(folder: Path | None = None) -> tuple[torch.nn.Module, ...]:
+    """The five modules (MODULE_NAMES order) built from the folder's configs, or the released sizes where a config
+    is absent, with fresh (random) weights; call under `torch.device("meta")` to only count parameters."""
+    return (
+        UNet2DConditionModel.from_config(_config(folder, "unet/config.json", config.UNET)),
+        UNet2DConditionModel.from_config(_config(folder, "garment_unet/config.json", config.GARMENT_UNET)),
+        AutoencoderKL.from_config(_config(folder, "vae/config.json", config.VAE)),
+        CLIPTextModel(CLIPTextConfig(**_config(folder, "text_encoder/config.json", config.TEXT_ENCODER))),
+        CLIPTextModelWithProjection(CLIPTextConfig(**_config(folder, "text_encoder_2/config.json",
+                                                             config.TEXT_ENCODER_2))),
+    )
 
 
 def read_resolution(folder: Path) -> tuple[int, int]:
