@@ -188,3 +188,19 @@ def test_runtime_from_choices_validates():
         except InputError:
             continue
         raise AssertionError(f"accepted {bad}")
+
+
+def test_side_by_side_keeps_others_loaded_only_when_there_is_room(monkeypatch):
+    import tryon.backends.base as base
+
+    keep, other = _Planned(), _Greedy()
+    other.load(Runtime(device="cuda", dtype="fp16"))  # pretend it holds GPU memory
+    monkeypatch.setattr(base, "_instances", {"planned": keep, "greedy": other})
+    monkeypatch.setattr(base, "free_device_memory", lambda: None)
+    request = Runtime(device="cuda", dtype="fp16", offload="auto")
+    monkeypatch.setattr(base, "free_gpu_bytes", lambda device="cuda": 40 * GB)  # a big card: 3 GB fits beside it
+    base.make_room(keep, request)
+    assert other.loaded
+    monkeypatch.setattr(base, "free_gpu_bytes", lambda device="cuda": 3 * GB)  # fp16 (3 GB) needs 3.3 GB free
+    base.make_room(keep, request)
+    assert not other.loaded

@@ -19,10 +19,13 @@ import numpy as np
 
 from tryon.errors import InputError
 from tryon.runtime import (
+    HEADROOM,
     MemoryProfile,
     Runtime,
+    candidate_modes,
     default_runtime,
     free_device_memory,
+    free_gpu_bytes,
     is_out_of_memory,
     measure,
     next_frugal,
@@ -228,11 +231,23 @@ def run_one(
     return result
 
 
-def make_room(keep: Backend) -> None:
-    """Before a backend runs on a GPU, unload the others so their modules do not hold the memory it needs."""
-    for other in _instances.values():
-        if other is not keep and other.loaded and other.runtime and other.runtime.device.startswith("cuda"):
-            other.unload()
+def make_room(keep: Backend, runtime: Runtime) -> None:
+    """Before a backend runs on a GPU, unload the others unless its fastest mode fits beside them.
+
+    On a big card all backends stay loaded (no reloading between side-by-side runs); on a small one the others'
+    modules leave the GPU first, and `auto` then plans for the memory that is really free.
+    """
+    others = [o for o in _instances.values()
+              if o is not keep and o.loaded and o.runtime is not None and o.runtime.device.startswith("cuda")]
+    if not others:
+        return
+    profile = keep.memory_profile()
+    if profile is not None:
+        fastest = candidate_modes(runtime.dtype, profile.offload_modes)[0]
+        if profile.peak_bytes(*fastest) <= free_gpu_bytes(runtime.device) * HEADROOM:
+            return
+    for other in others:
+        other.unload()
     free_device_memory()
 
 
@@ -254,5 +269,5 @@ def run_backends(
         else:
             opts = options or backend.default_options()
         if runtime is not None and runtime.device.startswith("cuda"):
-            make_room(backend)
+            make_room(backend, runtime)
         yield run_one(backend, sample, opts, runtime)

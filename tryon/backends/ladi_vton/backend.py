@@ -189,7 +189,12 @@ class LadiVtonBackend(Backend):
             remove_hook_from_module(getattr(self.pipeline, name), recurse=True)
 
     def unload(self) -> None:
+        """Drop the modules, or, when they were given, move them back to the CPU without hooks, so that an
+        unloaded backend holds no GPU memory either way."""
         self._remove_hooks()
+        if self._explicit and self.pipeline is not None and self.runtime is not None:
+            for name in OFFLOADED + RESIDENT + WARPING:
+                getattr(self.pipeline, name).to("cpu")
         if not self._explicit:
             self.pipeline, self._variant = None, None
         super().unload()

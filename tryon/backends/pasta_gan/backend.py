@@ -117,8 +117,11 @@ class PastaGanBackend(Backend):
         self.runtime = runtime
 
     def unload(self) -> None:
+        """Drop G, or move a given one back to the CPU, so that an unloaded backend holds no GPU memory."""
         if not self._given:
             self.generator = None
+        elif self.generator is not None:
+            self.generator.to("cpu")
         self.pipeline = None
         super().unload()
 

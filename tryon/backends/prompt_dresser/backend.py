@@ -130,7 +130,16 @@ class PromptDresserBackend(Backend):
         self.runtime = runtime
 
     def unload(self) -> None:
-        if not self._given_pipeline:
+        """Drop the modules, or, when they were given, detach the offload hooks and move them back to the CPU,
+        so that an unloaded backend holds no GPU memory either way."""
+        if self._given_pipeline and self.pipeline is not None and self.runtime is not None:
+            from accelerate.hooks import remove_hook_from_module
+
+            for module in self._modules():
+                remove_hook_from_module(module, recurse=True)
+                module.to("cpu")
+            self.pipeline.on_device = stay_in_place
+        elif not self._given_pipeline:
             self.pipeline = None
         super().unload()
 
