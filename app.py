@@ -2,9 +2,11 @@
 
 import os
 
+from tryon.space import use_preloaded_weights
 from tryon.ui import build_app
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+use_preloaded_weights()  # files the Space build preloaded (spaces.yaml `preload_groups`) count as fetched
 
 demo = build_app()
 

@@ -74,11 +74,14 @@ def _fetch(root: Path, source: Path | None) -> dict[str, str]:
 
     hub = ((SD2_INPAINTING, SD2_DIR, SD2_FILES + SD2_OPTIONAL), (CLIP_VIT_H, CLIP_DIR, CLIP_FILES))
     for repo, folder, wanted in hub:
+        missing = [p for p in wanted if not (root / FOLDER / folder / p).is_file()]  # e.g. linked from the hub cache
+        if not missing:
+            continue
         try:
-            snapshot_download(repo, allow_patterns=list(wanted), local_dir=root / FOLDER / folder)
+            snapshot_download(repo, allow_patterns=missing, local_dir=root / FOLDER / folder)
         except Exception as exc:  # noqa: BLE001 - any hub failure becomes one user-facing message
             raise InputError(f"could not download {repo}: {exc}. Copy it in with --from PATH instead") from exc
-        provenance.update({f"{folder}/{p}": f"hf://{repo}/{p}" for p in wanted})
+        provenance.update({f"{folder}/{p}": f"hf://{repo}/{p}" for p in missing})
     return provenance
 
 
