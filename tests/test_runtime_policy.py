@@ -204,3 +204,16 @@ def test_side_by_side_keeps_others_loaded_only_when_there_is_room(monkeypatch):
     monkeypatch.setattr(base, "free_gpu_bytes", lambda device="cuda": 3 * GB)  # fp16 (3 GB) needs 3.3 GB free
     base.make_room(keep, request)
     assert not other.loaded
+
+
+def test_settings_tab_shows_the_mode_auto_picks_and_its_estimate(monkeypatch):
+    """On an 8 GB card (faked), the Settings tab lists per backend the mode `auto` will use and its peak."""
+    import tryon.ui.settings_tab as settings
+
+    monkeypatch.setattr(settings, "default_runtime", lambda: Runtime(device="cuda", dtype="fp16", offload="auto"))
+    monkeypatch.setattr("tryon.runtime.free_gpu_bytes", lambda device="cuda": 8 * GB)
+    rows = {row[0]: row for row in settings.backend_rows()}
+    assert rows["ladi-vton"][3] == "cuda fp16" and rows["ladi-vton"][4].endswith("GiB")
+    assert rows["prompt-dresser"][3] == "cuda fp16 + sequential offload"
+    assert float(rows["prompt-dresser"][4].split()[0]) < 3
+    assert rows["pasta-gan++"][3] == "cuda fp16"

@@ -7,15 +7,18 @@ import torch
 
 from tryon import weights
 from tryon.backends.base import backend_names, backend_status, get_backend, mode_label
-from tryon.runtime import default_runtime, resolve
+from tryon.runtime import default_runtime, free_gpu_bytes, resolve
 
 
 def device_summary() -> str:
     runtime = default_runtime()
     lines = [f"- **device**: {runtime.device} ({runtime.dtype})"]
     if torch.cuda.is_available():
-        free, total = torch.cuda.mem_get_info()
-        lines.append(f"- **GPU**: {torch.cuda.get_device_name()} — {free / 2**30:.1f} of {total / 2**30:.1f} GiB free")
+        total = torch.cuda.mem_get_info()[1]
+        lines.append(f"- **GPU**: {torch.cuda.get_device_name()} — {free_gpu_bytes() / 2**30:.1f} of "
+                     f"{total / 2**30:.1f} GiB free to this app (`TRYON_GPU_MEMORY_GB` caps it)")
+        lines.append("- **memory policy**: `auto` — per backend the fastest mode whose estimated peak fits the free "
+                     "memory; an out-of-memory error retries once in the next more frugal mode")
     return "\n".join(lines)
 
 
