@@ -94,16 +94,16 @@ def preview(person: str | None, garment: str | None, category: str, mask_drawing
 
 def _status_table(names: list[str], results: list[TryOnResult]) -> str:
     done = {r.backend: r for r in results}
-    rows = ["| backend | status | time | peak memory | seed |", "|---|---|---|---|---|"]
+    rows = ["| backend | status | time | peak memory | mode | seed |", "|---|---|---|---|---|---|"]
     for name in names:
         r = done.get(name)
         if r is None:
-            rows.append(f"| {name} | running… | | | |")
+            rows.append(f"| {name} | running… | | | | |")
         elif r.ok:
             memory = f"{r.peak_memory_mb:.0f} MB" if r.peak_memory_mb else ""
-            rows.append(f"| {name} | done | {r.seconds:.2f} s | {memory} | {r.seed} |")
+            rows.append(f"| {name} | done | {r.seconds:.2f} s | {memory} | {r.options.get('mode', '')} | {r.seed} |")
         else:
-            rows.append(f"| {name} | {r.error} | | | {r.seed} |")
+            rows.append(f"| {name} | {r.error} | | | | {r.seed} |")
     notes = [f"- {r.backend}: {n}" for r in results for n in r.notes]
     return "\n".join(rows + ([""] + notes if notes else []))
 
