@@ -119,6 +119,8 @@ def test_released_backends_plan_to_fit_small_cards():
                 assert profile.peak_bytes(*mode) <= 0.9 * card * GB, (name, card, mode)
     assert choose_mode(profiles["prompt-dresser"], 80 * GB) == ("fp16", "none")
     assert choose_mode(profiles["prompt-dresser"], 8 * GB) == ("fp16", "sequential")
+    half_size = PromptDresserBackend(folder=None, parser=None, resolution=(512, 384)).memory_profile()
+    assert half_size.activation_bytes == profiles["prompt-dresser"].activation_bytes // 4
 
 
 class _Planned(Backend):

@@ -30,7 +30,6 @@ class Runtime:
     device: str = "cpu"
     dtype: str = "fp32"
     offload: Offload = "none"
-    low_memory_vae: bool = False  # the backend's VAE saver (slicing or tiling) in any mode; sequential turns it on
 
     @property
     def torch_dtype(self) -> torch.dtype:

@@ -155,7 +155,7 @@ class LadiVtonBackend(Backend):
         device, dtype = runtime.torch_device, runtime.torch_dtype
         offload = runtime.offload
         pipe.device, pipe.dtype = device, dtype
-        pipe.vae_slicing = runtime.low_memory_vae or offload == "sequential"
+        pipe.vae_slicing = offload == "sequential"  # the most frugal mode also slices the VAE
         for name in WARPING:
             getattr(pipe, name).to(device, torch.float32).eval()
         for name in OFFLOADED + RESIDENT:

@@ -108,15 +108,17 @@ class PromptDresserBackend(Backend):
 
     def memory_profile(self) -> MemoryProfile:
         """The two UNets, the VAE and both text encoders: counted from the loaded modules, or from the configs in
-        the weights folder (the released SDXL sizes when they are absent) built on the meta device."""
+        the weights folder (the released SDXL sizes when they are absent) built on the meta device; activations
+        scaled from 1024x768 to the working resolution."""
         if self.pipeline is not None:
             modules = dict(zip(MODULE_NAMES, self._modules(), strict=True))
         else:
             with torch.device("meta"):
                 modules = dict(zip(MODULE_NAMES, empty_modules(self.folder), strict=True))
         counts = {name: sum(p.numel() for p in module.parameters()) for name, module in modules.items()}
-        return MemoryProfile(modules=counts, activation_bytes=ACTIVATION_BYTES,
-                             frugal_activation_bytes=TILED_ACTIVATION_BYTES)
+        scale = self.resolution[0] * self.resolution[1] / (1024 * 768)  # activations grow with the pixels
+        return MemoryProfile(modules=counts, activation_bytes=int(ACTIVATION_BYTES * scale),
+                             frugal_activation_bytes=int(TILED_ACTIVATION_BYTES * scale))
 
     def load(self, runtime: Runtime) -> None:
         runtime = resolve(runtime, self.memory_profile())
@@ -173,7 +175,7 @@ class PromptDresserBackend(Backend):
 
             for module in self._modules():
                 cpu_offload(module, execution_device=device)
-        if runtime.low_memory_vae or policy == "sequential":
+        if policy == "sequential":  # the most frugal mode also tiles the VAE decode
             pipe.vae.enable_tiling()
         else:
             pipe.vae.disable_tiling()
