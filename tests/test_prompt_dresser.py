@@ -266,3 +266,16 @@ def test_model_offload_moves_modules_in_turns_without_changing_the_result(tiny_b
         tiny_backend.load(Runtime())  # placement is reset by every load
     assert offload.resident is tiny_backend.pipeline.vae  # the decoder was the last module used
     assert (offloaded == reference).all()
+
+
+def test_prompt_aware_mask_without_a_parser_names_the_preprocess_weights(tiny_backend: PromptDresserBackend) -> None:
+    """The parser belongs to the `preprocess` group: the error must send the user there, not to prompt-dresser."""
+    parser, tiny_backend.parser = tiny_backend.parser, None
+    try:
+        tiny_backend.load(Runtime(device="cpu"))
+        sample = TryOnSample(person=np.zeros((128, 96, 3), np.uint8), garment=np.zeros((128, 96, 3), np.uint8),
+                             agnostic_mask=np.ones((128, 96), bool))
+        with pytest.raises(InputError, match="weights fetch preprocess"):
+            tiny_backend.generate(sample, RunOptions(steps=1, extra={"mask_mode": "prompt-aware"}))
+    finally:
+        tiny_backend.parser = parser

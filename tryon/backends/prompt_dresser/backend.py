@@ -34,6 +34,7 @@ from tryon.backends.prompt_dresser.pipeline import (
 from tryon.backends.prompt_dresser.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
 from tryon.preprocess.schp import atr_parser
+from tryon.preprocess.weights import GROUP as PARSER_GROUP
 from tryon.runtime import MemoryProfile, Runtime, resolve
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
@@ -208,8 +209,8 @@ class PromptDresserBackend(Backend):
         if mode not in options.MASK_MODES:
             raise InputError(f"unknown mask mode {mode!r}: use one of {', '.join(options.MASK_MODES)}")
         if mode == "prompt-aware" and self.parser is None:
-            raise InputError("the prompt-aware mask needs the SCHP ATR/LIP human parsers (run: "
-                             f"{GROUP.command}); choose the fine or dilated mask instead")
+            raise InputError("the prompt-aware mask needs the SCHP ATR human parser (run: "
+                             f"{PARSER_GROUP.command}); choose the fine or dilated mask instead")
         text = self.prompts_for(sample, run)
         height, width = self.resolution
         fine, coarse = options.sample_masks(sample)

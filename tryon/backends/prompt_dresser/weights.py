@@ -23,7 +23,6 @@ LICENCE = "CC BY-NC-SA 4.0 (non-commercial)"
 INPAINT = "https://huggingface.co/diffusers/stable-diffusion-xl-1.0-inpainting-0.1/resolve/main"
 BASE = "https://huggingface.co/stabilityai/stable-diffusion-xl-base-1.0/resolve/main"
 VAE = "https://huggingface.co/madebyollin/sdxl-vae-fp16-fix/resolve/main"
-PARSER = "https://huggingface.co/spaces/yisol/IDM-VTON/resolve/main/ckpt/humanparsing"
 SDXL_LICENCE = "CreativeML Open RAIL++-M"
 
 
@@ -54,12 +53,8 @@ FILES = [
     *[_file(f"{tok}_{part.split('.')[0]}", f"{tok}/{part}", (f"{INPAINT}/{tok}/{part}",))
       for tok in ("tokenizer", "tokenizer_2")
       for part in ("vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json")],
-    _file("parsing_atr", "humanparsing/parsing_atr.onnx", (f"{PARSER}/parsing_atr.onnx",), licence="MIT",
-          size_mb=267, note="SCHP ATR parser for the prompt-aware mask (optional)"),
-    _file("parsing_lip", "humanparsing/parsing_lip.onnx", (f"{PARSER}/parsing_lip.onnx",), licence="MIT",
-          size_mb=267, note="SCHP LIP parser for the prompt-aware mask (optional)"),
 ]
-OPTIONAL = tuple(f.name for f in FILES if f.name.startswith(("tokenizer", "parsing")))
+OPTIONAL = tuple(f.name for f in FILES if f.name.startswith("tokenizer"))
 
 
 def fetch(root: Path, source: Path | None) -> dict[str, str]:
