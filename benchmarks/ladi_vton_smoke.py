@@ -12,10 +12,8 @@ import time
 from random_models import ladi_vton_pipeline, synthetic_sample
 
 from tryon.backends.base import RunOptions
-from tryon.backends.ladi_vton.backend import LadiVtonBackend
+from tryon.backends.ladi_vton.backend import COMPONENTS, LadiVtonBackend
 from tryon.runtime import Runtime, measure
-
-COMPONENTS = ("unet", "vae", "emasc", "inversion_adapter", "text_encoder", "vision_encoder", "tps", "refinement")
 
 
 def main() -> None:

@@ -28,10 +28,16 @@ def random_module(build: Callable[[], torch.nn.Module], dtype: torch.dtype = tor
     """Build with parameters on the meta device (buffers keep their real values: position ids, filters, grids),
     then give each parameter N(0, 0.02) values in `dtype` on the CPU: no slow default init, no fp32 copy."""
     from accelerate import init_empty_weights
-    from accelerate.utils import set_module_tensor_to_device
 
     with init_empty_weights():
         module = build()
+    return fill_random(module, dtype)
+
+
+def fill_random(module: torch.nn.Module, dtype: torch.dtype) -> torch.nn.Module:
+    """Materialise a module built under `accelerate.init_empty_weights` with N(0, 0.02) parameters in `dtype`."""
+    from accelerate.utils import set_module_tensor_to_device
+
     generator = torch.Generator().manual_seed(0)
     for name, param in list(module.named_parameters()):
         value = torch.empty(param.shape, dtype=dtype).normal_(0.0, 0.02, generator=generator)
@@ -42,26 +48,29 @@ def random_module(build: Callable[[], torch.nn.Module], dtype: torch.dtype = tor
 def ladi_vton_pipeline(dtype: torch.dtype = torch.float32):  # noqa: ANN201 - LadiVtonPipeline, imported lazily
     """Every LaDI-VTON component at the released size (REAL_CONFIG), random weights."""
     from tryon.backends.ladi_vton import loading
+    from tryon.backends.ladi_vton.backend import COMPONENTS
     from tryon.backends.ladi_vton.config import REAL_CONFIG
     from tryon.backends.ladi_vton.pipeline import LadiVtonPipeline
     from tryon.clip_tokenizer import clip_tokenizer
 
-    names = ("unet", "vae", "emasc", "inversion_adapter", "text_encoder", "vision_encoder", "tps", "refinement")
     modules = {n: random_module(lambda n=n: loading.build(n, REAL_CONFIG[n], REAL_CONFIG["vision_encoder"]), dtype)
-               for n in names}
+               for n in COMPONENTS}
     scheduler = loading.scheduler(REAL_CONFIG["scheduler"])
     return LadiVtonPipeline(tokenizer=clip_tokenizer(pad_token="!"), scheduler=scheduler, **modules)
 
 
 def prompt_dresser_pipeline(dtype: torch.dtype = torch.float32):  # noqa: ANN201 - PromptDresserPipeline
     """Both SDXL UNets, the SDXL VAE and both CLIP text encoders at the released sizes, random weights."""
+    from accelerate import init_empty_weights
     from diffusers import DDPMScheduler
 
     from tryon.backends.prompt_dresser import config
     from tryon.backends.prompt_dresser.loading import empty_modules, scheduler_from_config, tokenizers
     from tryon.backends.prompt_dresser.pipeline import PromptDresserPipeline
 
-    modules = [random_module(lambda i=i: empty_modules()[i], dtype) for i in range(5)]
+    with init_empty_weights():
+        empty = empty_modules()
+    modules = [fill_random(module, dtype) for module in empty]
     return PromptDresserPipeline(*modules, *tokenizers(),
                                  scheduler_from_config(dict(DDPMScheduler(**config.SCHEDULER).config)))
 

@@ -107,6 +107,13 @@ class Backend:
         """Parameter counts and activation size for the `auto` memory policy (None: nothing to plan)."""
         return None
 
+    def plan(self, runtime: Runtime) -> Runtime:
+        """`runtime` with `offload='auto'` made concrete; the memory profile is only built when a GPU plan needs
+        it (on a CPU, `auto` is simply no offload)."""
+        if runtime.offload == "auto" and runtime.device.startswith("cuda"):
+            return resolve(runtime, self.memory_profile())
+        return resolve(runtime, None)
+
     def default_options(self) -> RunOptions:
         return RunOptions()
 
@@ -200,7 +207,7 @@ def run_one(
         if backend.loaded and backend.requested == requested and backend.runtime is not None:
             wanted = backend.runtime
         else:
-            wanted = resolve(requested, backend.memory_profile())
+            wanted = backend.plan(requested)
         for attempt in (1, 2):
             try:
                 if not backend.loaded or backend.runtime != wanted:

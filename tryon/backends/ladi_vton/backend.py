@@ -22,13 +22,14 @@ from tryon.backends.ladi_vton.pipeline import LadiVtonPipeline
 from tryon.backends.ladi_vton.text import OFFICIAL_CATEGORY
 from tryon.backends.ladi_vton.weights import CLIP_DIR, FOLDER, GROUP, SD2_DIR, variant_files
 from tryon.errors import WeightsMissing
-from tryon.runtime import MemoryProfile, Runtime, resolve
+from tryon.runtime import MemoryProfile, Runtime
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
 
 WARPING = ("tps", "refinement")  # always fp32, as the official code keeps them
 OFFLOADED = ("text_encoder", "vision_encoder", "inversion_adapter", "unet")  # under model offload
 RESIDENT = ("vae", "emasc")
+COMPONENTS = OFFLOADED + RESIDENT + WARPING  # every module of the pipeline
 ACTIVATION_BYTES = 1536 * 2**20
 
 
@@ -122,18 +123,17 @@ class LadiVtonBackend(Backend):
         batched), measured as CPU peak RSS minus the weights; the GPU benchmark prints it against the real peak.
         """
         if self.pipeline is not None:
-            counts = {n: sum(p.numel() for p in getattr(self.pipeline, n).parameters()) for n in OFFLOADED + RESIDENT
-                      + WARPING}
+            counts = {n: sum(p.numel() for p in getattr(self.pipeline, n).parameters()) for n in COMPONENTS}
         else:
             conf = self._config()
             with torch.device("meta"):
                 counts = {n: sum(p.numel() for p in loading.build(n, conf[n], conf["vision_encoder"]).parameters())
-                          for n in OFFLOADED + RESIDENT + WARPING}
+                          for n in COMPONENTS}
         return MemoryProfile(modules=counts, activation_bytes=ACTIVATION_BYTES, pinned=RESIDENT + WARPING,
                              fp32_modules=WARPING)
 
     def load(self, runtime: Runtime) -> None:
-        runtime = resolve(runtime, self.memory_profile())
+        runtime = self.plan(runtime)
         self.unload()
         if not self._explicit:
             available = [v for v in cfg.VARIANTS if not self._missing((v,))]
@@ -193,7 +193,7 @@ class LadiVtonBackend(Backend):
         unloaded backend holds no GPU memory either way."""
         self._remove_hooks()
         if self._explicit and self.pipeline is not None and self.runtime is not None:
-            for name in OFFLOADED + RESIDENT + WARPING:
+            for name in COMPONENTS:
                 getattr(self.pipeline, name).to("cpu")
         if not self._explicit:
             self.pipeline, self._variant = None, None

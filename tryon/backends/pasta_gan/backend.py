@@ -24,7 +24,7 @@ from tryon.backends.pasta_gan.patches import Subject
 from tryon.backends.pasta_gan.pipeline import NOISE_MODES, PastaGanPipeline
 from tryon.backends.pasta_gan.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
-from tryon.runtime import MemoryProfile, Runtime, resolve
+from tryon.runtime import MemoryProfile, Runtime
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
 
@@ -102,7 +102,7 @@ class PastaGanBackend(Backend):
         return Availability(ready=True)
 
     def load(self, runtime: Runtime) -> None:
-        runtime = resolve(runtime, self.memory_profile())
+        runtime = self.plan(runtime)
         if self.generator is None:
             if self.missing_files():
                 raise WeightsMissing(f"PASTA-GAN++ weights are missing in {self.folder} (run: {GROUP.command})")

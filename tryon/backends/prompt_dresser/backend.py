@@ -35,7 +35,7 @@ from tryon.backends.prompt_dresser.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
 from tryon.preprocess.schp import atr_parser
 from tryon.preprocess.weights import GROUP as PARSER_GROUP
-from tryon.runtime import MemoryProfile, Runtime, resolve
+from tryon.runtime import MemoryProfile, Runtime
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
 
@@ -122,7 +122,7 @@ class PromptDresserBackend(Backend):
                              frugal_activation_bytes=int(TILED_ACTIVATION_BYTES * scale))
 
     def load(self, runtime: Runtime) -> None:
-        runtime = resolve(runtime, self.memory_profile())
+        runtime = self.plan(runtime)
         if self.pipeline is None:
             if self.missing_files():
                 raise WeightsMissing(f"PromptDresser weights are missing in {self.folder} (run: {GROUP.command})")
