@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install weights demo test lint space-readme clean
+.PHONY: install weights browser demo test lint space-readme clean
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,13 @@ weights: $(METRICS_WEIGHTS)
 demo: install weights
 	$(PY) app.py
 
-test: install weights
+# The browser tests need a Chromium: the system's `chromium`, else Playwright's own, downloaded here when neither is
+# found. Where the download fails (no internet), `make test` goes on and those tests skip, saying how to get one.
+browser: | $(STAMP)
+	@$(PY) -m tests.browser || $(PY) -m playwright install chromium \
+		|| echo "could not download Chromium: the browser tests will be skipped"
+
+test: install weights browser
 	$(PY) -m pytest -q
 
 lint: install

@@ -49,3 +49,11 @@ def _restore_backend_registry():
     base._BACKEND_PATHS.update(paths)
     base._instances.clear()
     base._instances.update(instances)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Browser tests skip (or fail under TRYON_REQUIRE_BROWSER=1) before building and serving an app for nothing."""
+    if item.get_closest_marker("browser"):
+        from tests.browser import require_chromium
+
+        require_chromium()
