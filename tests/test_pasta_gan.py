@@ -9,6 +9,7 @@ import pickle
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,7 +30,7 @@ from tryon.backends.pasta_gan import checkpoint, product_photo
 from tryon.backends.pasta_gan.backend import PastaGanBackend
 from tryon.backends.pasta_gan.patches import Subject
 from tryon.errors import InputError
-from tryon.golden import check_kit
+from tryon.golden import Kit, check_case, check_kit, runner_for
 from tryon.runtime import Runtime
 from tryon.sample import TryOnSample
 
@@ -60,6 +61,72 @@ def test_golden_kit_passes_every_case_and_the_real_config_keys() -> None:
     failed = [f"{r.name}: {r.detail}" for r in reports + [keys] if not r.passed]
     assert not failed, failed
     assert len(reports) == len(json.loads((KIT / "kit.json").read_text())["cases"])
+
+
+@pytest.fixture(scope="module")
+def shared_generator() -> torch.nn.Module:
+    """The kit's tiny generator, built once for the runners of the rerun-rule tests."""
+    return runner_for(Kit(KIT)).generator
+
+
+def _runner_flipping(generator: torch.nn.Module, y: int, x: int) -> tuple[Kit, Any, Any]:
+    """A kit runner whose predicted parsing takes, at [y, x], the runner-up label instead of the kit's: what
+    float noise does to a near-tie on another CPU. Returns the kit, the runner and the hook handle."""
+    kit = Kit(KIT)
+    runner = runner_for(kit)
+    runner._generator = generator
+    kit_label = int(kit.tensors("case_upper_sleeve.safetensors")["gen.parsing_index"][0, 0, y, x])
+
+    def flip(module: torch.nn.Module, args: Any, output: tuple) -> tuple:
+        features, image, logits = output
+        logits = logits.clone()
+        here = logits[0, :, y, x]
+        runner_up = max((c for c in range(here.numel()) if c != kit_label), key=lambda c: float(here[c]))
+        logits[0, runner_up, y, x] = here.max() + 1e-3
+        return features, image, logits
+
+    return kit, runner, generator.synthesis.b512.register_forward_hook(flip)
+
+
+def _upper_sleeve(kit: Kit, stage: str) -> dict:
+    return next(c for c in kit.cases if c["name"] == f"upper_sleeve_{stage}")
+
+
+def test_a_flip_at_an_allowed_position_reruns_with_the_kits_parsing(shared_generator) -> None:
+    """README section 11: a label flipped at a listed low-margin pixel passes the parsing check, and everything
+    after the argmax is judged against a rerun with the kit's parsing; both are reported."""
+    y, x = 192, 251  # a listed low-margin pixel inside the finetune window (rows 160-287, columns 192-319)
+    kit, runner, hook = _runner_flipping(shared_generator, y, x)
+    try:
+        assert [y, x] in kit.tensors("case_upper_sleeve.safetensors")["gen.parsing_low_margin_yx"].tolist()
+        parsing = check_case(kit, runner, _upper_sleeve(kit, "gen_parsing"))
+        assert parsing.passed and parsing.max_abs_err > 0  # our label differs at [y, x], which is allowed
+        assert "flipped" in parsing.note and f"({y}, {x})" in parsing.note and "rerun" in parsing.note
+        for stage in ("gen_spade", "gen_finetune", "final_rgb"):
+            report = check_case(kit, runner, _upper_sleeve(kit, stage))
+            assert report.passed, report.detail
+            assert "judged against the rerun" in report.note
+        assert check_case(kit, runner, _upper_sleeve(kit, "gen_main")).note == ""  # before the argmax
+
+        # Without the rule, the same port fails: the flipped label changes the finetune window.
+        plain = runner_for(kit)
+        plain._generator = shared_generator
+        plain._rerun_parsing = lambda case_id, parsing_index: None
+        unruled = check_case(kit, plain, _upper_sleeve(kit, "gen_finetune"))
+        assert not unruled.passed and unruled.note == ""
+    finally:
+        hook.remove()
+
+
+def test_a_flip_outside_the_allowed_positions_fails_without_a_rerun(shared_generator) -> None:
+    kit, runner, hook = _runner_flipping(shared_generator, 0, 0)
+    try:
+        assert [0, 0] not in kit.tensors("case_upper_sleeve.safetensors")["gen.parsing_low_margin_yx"].tolist()
+        parsing = check_case(kit, runner, _upper_sleeve(kit, "gen_parsing"))
+        assert not parsing.passed and "no rerun" in parsing.note
+        assert check_case(kit, runner, _upper_sleeve(kit, "gen_finetune")).note == ""
+    finally:
+        hook.remove()
 
 
 def test_seeded_weights_match_the_kit_checksums() -> None:

@@ -128,8 +128,9 @@ def _cmd_space_readme(args: argparse.Namespace) -> int:
 
 
 def _cmd_golden_check(args: argparse.Namespace) -> int:
-    from tryon.golden import check_kit
+    from tryon.golden import check_kit, machine
 
+    print(machine())
     reports, keys = check_kit(args.kit, only=args.case or None)
     width = max([len(r.name) for r in reports] + [16])
     print(f"{'case':<{width}}  {'max abs err':>12}  {'atol':>8}  result")
@@ -138,6 +139,8 @@ def _cmd_golden_check(args: argparse.Namespace) -> int:
         atol = "-" if r.name == "real_config_keys" else f"{r.atol:g}"
         line = f"{r.name:<{width}}  {err:>12}  {atol:>8}  {'pass' if r.passed else 'FAIL'}"
         print(line + (f"  {r.detail}" if r.detail and (not r.passed or r.name == 'real_config_keys') else ""))
+        if r.note:
+            print(f"{'':<{width}}  note: {r.note}")
     failed = [r for r in reports + [keys] if not r.passed]
     print(f"{len(reports) + 1 - len(failed)} passed, {len(failed)} failed")
     return 0 if not failed else 1
