@@ -9,12 +9,15 @@ import pytest
 from skimage import data
 
 from assets.make_examples import tshirt
+from tryon import __version__
 from tryon.cli import main
 from tryon.dataset import VitonFolder, prepare_to_folder
 from tryon.errors import InputError
+from tryon.evaluate import evaluate, infer
 from tryon.imaging import load_image
 from tryon.openpose import read_keypoints
 from tryon.preprocess import prepare_sample
+from tryon.workflow import run_record
 
 EXAMPLES = Path(__file__).parents[1] / "assets" / "examples"
 
@@ -54,6 +57,51 @@ def test_read_back_equals_preprocessing_the_stored_photos(prepared):
         assert np.array_equal(getattr(read, field), getattr(fresh, field)), field
     assert read.ground_truth is None
     assert folder.load_sample("astro.jpg", "astro.jpg", paired=True).ground_truth is not None
+
+
+def test_prepare_records_how_the_sample_was_made(prepared):
+    root, sample = prepared
+    record = json.loads((root / "ds" / "provenance" / "astro.json").read_text())
+    assert record["id"] == "astro" and record["category"] == "upper"
+    assert record["sources"] == {"person": "p.png", "garment": "g.png"}  # file names, not local paths
+    assert record["estimators"]["keypoints"].startswith("mediapipe")  # the embedded estimator (no OpenPose here)
+    assert record["estimators"]["parse"] == sample.provenance["parse"]
+    assert set(record["estimators"]) == {"keypoints", "parse", "garment_mask", "agnostic_mask"}
+    assert record["versions"]["tryon"] == __version__ and "mediapipe" in record["versions"]
+    assert record["assumptions"] == sample.notes
+
+
+def test_the_record_is_read_back_and_carried_into_reports(prepared, tmp_path):
+    """VitonFolder gives the record to the sample (so run.json has it), infer.json and metrics.json carry it."""
+    root, _ = prepared
+    record = json.loads((root / "ds" / "provenance" / "astro.json").read_text())
+    folder = VitonFolder(root / "ds")
+    read = folder.load_sample("astro.jpg", "astro.jpg")
+    assert read.provenance["prepared"] == {"astro": record}
+    assert all(note in read.notes for note in record["assumptions"])
+    assert run_record(read, [])["preprocessing"]["prepared"] == {"astro": record}
+
+    infer(root / "ds", ["warp"], tmp_path / "results", progress=False)
+    assert json.loads((tmp_path / "results" / "infer.json").read_text())["provenance"] == {"astro": record}
+    report = evaluate(root / "ds", {"warp": tmp_path / "results" / "warp"}, tmp_path / "report", progress=False,
+                      ssim=False)
+    assert report["provenance"] == {"astro": record}
+    assert json.loads((tmp_path / "report" / "metrics.json").read_text())["provenance"] == {"astro": record}
+
+
+def test_a_folder_without_records_still_works():
+    folder = VitonFolder(EXAMPLES / "dataset")
+    assert not (EXAMPLES / "dataset" / "provenance").exists()
+    assert folder.provenance(folder.pairs()) == {}
+    assert "prepared" not in folder.load_sample(*folder.pairs()[0]).provenance
+
+
+def test_a_damaged_record_is_named(prepared, tmp_path):
+    root, _ = prepared
+    copy = Path(shutil.copytree(root / "ds", tmp_path / "ds"))
+    (copy / "provenance" / "astro.json").write_text("{not json")
+    with pytest.raises(InputError, match=r"provenance/astro\.json: malformed JSON"):
+        VitonFolder(copy).load_sample("astro.jpg", "astro.jpg")
 
 
 def test_examples_folder_reads_with_prompts_absent():
@@ -108,18 +156,11 @@ def test_body25_keypoints_and_gpt4o_prompts(tmp_path):
     assert sample.provenance["keypoints"].startswith("mediapipe")  # computed: no openpose_json folder
 
 
-def test_cli_errors_exit_2_with_one_line(tmp_path, capsys):
-    bad = tmp_path / "bad.jpg"
-    bad.write_text("not an image")
-    code = main(["run", "--person", str(bad), "--garment", str(bad), "--out", str(tmp_path / "o")])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1 and "bad.jpg: not an image" in err[0]
-
-
 def test_cli_prepare(tmp_path, capsys):
     photos = EXAMPLES / "photos"
     code = main(["prepare", "--person", str(photos / "person_astronaut.jpg"), "--garment",
                  str(photos / "garment_red_tee.jpg"), "--out", str(tmp_path / "ds"), "--id", "a1"])
     assert code == 0
     assert load_image(tmp_path / "ds" / "image" / "a1.jpg").shape[2] == 3
-    assert "a1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "a1" in out and str(tmp_path / "ds" / "provenance" / "a1.json") in out

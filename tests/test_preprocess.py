@@ -6,6 +6,7 @@ from skimage import data
 
 from assets.make_examples import tshirt
 from tryon.errors import InputError
+from tryon.imaging import save_image
 from tryon.preprocess import prepare_sample
 from tryon.preprocess.masks import garment_mask
 from tryon.preprocess.parsing import FACE, HAIR
@@ -52,10 +53,15 @@ def test_garment_without_separable_background():
         garment_mask(noise)
 
 
-def test_photo_without_a_person():
+def test_photo_without_a_person_names_the_photo(tmp_path):
     empty = np.full((256, 256, 3), 180, np.uint8)
-    with pytest.raises(InputError, match="person photo: no person found"):
+    with pytest.raises(InputError, match=r"^uploaded image \(person photo\): no person found"):
         prepare_sample(empty, tshirt((200, 30, 40)), "upper")
+    path = save_image(empty, tmp_path / "empty_room.jpg")
+    with pytest.raises(InputError, match=rf"^{path} \(person photo\): no person found"):
+        prepare_sample(path, tshirt((200, 30, 40)), "upper")
+    with pytest.raises(InputError, match=r"^upload\.jpg \(person photo\): no person found"):
+        prepare_sample(empty, tshirt((200, 30, 40)), "upper", names=("upload.jpg", "shirt.jpg"))
 
 
 def test_blazepose_mapping_neck_and_visibility():

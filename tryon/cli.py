@@ -81,9 +81,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from tryon.dataset import prepare_to_folder
+    from tryon.provenance import record_path
 
     sample = prepare_to_folder(args.person, args.garment, args.out, args.id, args.category)
-    print(f"wrote {args.id} into {args.out} ({', '.join(f'{k}: {v}' for k, v in sample.provenance.items())})")
+    made = ", ".join(f"{k}: {v}" for k, v in sample.provenance.items() if isinstance(v, str) and k != "dataset")
+    print(f"wrote {args.id} into {args.out} ({made}); provenance: {record_path(Path(args.out), args.id)}")
     for note in sample.notes:
         print(f"note: {note}")
     return 0

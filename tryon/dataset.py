@@ -4,6 +4,7 @@ Layout (either at the root or under `test/`, as VITON-HD ships it):
     image/NAME.jpg  cloth/NAME.jpg  cloth-mask/NAME.(jpg|png)  agnostic-mask/NAME_mask.png
     image-parse-v3/NAME.png  openpose_json/NAME_keypoints.json  openpose_img/NAME_rendered.png
     image-densepose/NAME.jpg  test_pairs.txt ("person.jpg cloth.jpg" per line)  test_gpt4o.json
+    provenance/NAME.json (how `prepare` made the sample: estimators, assumptions, versions; tryon.provenance)
 Only `image/`, `cloth/` and the pairs file are required: derived inputs that a folder lacks are computed with
 the same preprocessing as two uploaded photos, so a dataset sample and an upload sample are the same thing.
 A file that exists but is unreadable is an error naming that file.
@@ -19,11 +20,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tryon.errors import InputError
-from tryon.imaging import limit_size, load_image, load_mask, save_image
+from tryon.errors import InputError, naming
+from tryon.imaging import describe, limit_size, load_image, load_mask, output_folder, save_image
 from tryon.openpose import read_keypoints, render_skeleton, write_keypoints
-from tryon.preprocess import Estimators, estimators, missing_joint_notes
+from tryon.preprocess import Estimators, estimators, missing_joint_notes, prepare_sample
 from tryon.preprocess.masks import agnostic_mask, garment_mask
+from tryon.provenance import make_record, read_records, write_record
 from tryon.sample import Category, TryOnSample, parse_category
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -109,12 +111,15 @@ class VitonFolder:
         """Everything for one pair; `paired=True` (the VITON paired protocol) adds the person photo as ground
         truth, which is only meaningful when the cloth is the one the person wears."""
         category = parse_category(category)
-        person = load_image(self.image_path(person_name))
-        garment = load_image(self.cloth_path(cloth_name))
+        person_path, cloth_path = self.image_path(person_name), self.cloth_path(cloth_name)
+        person, garment = load_image(person_path), load_image(cloth_path)
         size = person.shape[:2]
         provenance: dict[str, Any] = {"dataset": str(self.root)}
         notes: list[str] = []
         tools = None
+        prepared = read_records(self.data, (stem(person_name), stem(cloth_name)))
+        if prepared:
+            provenance["prepared"] = prepared
 
         kp_path = self._find("openpose_json", person_name, "_keypoints.json", required=False)
         if kp_path is not None:
@@ -122,7 +127,8 @@ class VitonFolder:
             person_mask = None
         else:
             tools = tools or self._estimators()
-            pose = tools.pose(person)
+            with naming(str(person_path)):
+                pose = tools.pose(person)
             keypoints, person_mask, provenance["keypoints"] = pose.keypoints, pose.person_mask, pose.estimator
         notes += missing_joint_notes(keypoints)
 
@@ -132,15 +138,17 @@ class VitonFolder:
             provenance["parse"] = f"file {parse_path.name}"
         else:
             tools = tools or self._estimators()
-            if person_mask is None:
-                person_mask = tools.pose(person).person_mask
-            parse = tools.parser(person, keypoints, person_mask)
+            with naming(str(person_path)):
+                if person_mask is None:
+                    person_mask = tools.pose(person).person_mask
+                parse = tools.parser(person, keypoints, person_mask)
             provenance["parse"] = getattr(tools.parser, "name", "parser")
         if person_mask is None:
             person_mask = parse > 0
 
         cm_path = self._find("cloth-mask", cloth_name, required=False)
-        cloth_mask = load_mask(cm_path, garment.shape[:2]) if cm_path else garment_mask(garment)
+        with naming(str(cloth_path)):
+            cloth_mask = load_mask(cm_path, garment.shape[:2]) if cm_path else garment_mask(garment)
         provenance["garment_mask"] = f"file {cm_path.name}" if cm_path else "border-colour threshold"
 
         am_path = self._find("agnostic-mask", person_name, "_mask", required=False)
@@ -148,9 +156,13 @@ class VitonFolder:
             region = load_mask(am_path, size)
             provenance["agnostic_mask"] = f"file {am_path.name}"
         else:
-            region, more = agnostic_mask(parse, keypoints, category)
+            with naming(str(person_path)):
+                region, more = agnostic_mask(parse, keypoints, category)
             notes += more
             provenance["agnostic_mask"] = "VITON-HD rule over the parse and keypoints"
+
+        if stem(person_name) in prepared:  # what prepare assumed, that the stored files no longer show
+            notes += [n for n in prepared[stem(person_name)].get("assumptions", []) if n not in notes]
 
         dp_path = self._find("image-densepose", person_name, required=False)
         record = self.prompts()
@@ -166,6 +178,11 @@ class VitonFolder:
             agnostic_mask=region, densepose=load_image(dp_path) if dp_path else None,
             ground_truth=person.copy() if paired else None, prompts=prompts, provenance=provenance, notes=notes,
         )
+
+    def provenance(self, pairs: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+        """{sample id: provenance record} of the people and cloths these pairs use that have one ({} for a
+        folder not made by `prepare`), for the reports computed from them."""
+        return read_records(self.data, (stem(name) for pair in pairs for name in pair))
 
     def _estimators(self) -> Estimators:
         if self._tools is None:
@@ -220,7 +237,8 @@ def prepare_to_folder(
     person: object, garment: object, out: str | Path, name: str, category: str = "upper",
     tools: Estimators | None = None,
 ) -> TryOnSample:
-    """Write one sample into a VITON-HD-style folder and return it as `VitonFolder.load_sample` reads it.
+    """Write one sample into a VITON-HD-style folder, with its provenance record, and return it as
+    `VitonFolder.load_sample` reads it.
 
     The photos are JPEG-encoded first and everything is computed from the decoded pixels, so reading the
     folder back gives exactly the same sample.
@@ -228,30 +246,28 @@ def prepare_to_folder(
     if not name or any(c in name for c in "/\\ ") or name.startswith("."):
         raise InputError(f"invalid sample id {name!r}: use letters, digits, '-' or '_'")
     root = Path(out)
+    sources = (describe(person), describe(garment))
     person_rgb, person_bytes = _jpeg_round_trip(limit_size(load_image(person)))  # type: ignore[arg-type]
     garment_rgb, garment_bytes = _jpeg_round_trip(limit_size(load_image(garment)))  # type: ignore[arg-type]
     tools = tools or estimators()
-    pose = tools.pose(person_rgb)
-    parse = tools.parser(person_rgb, pose.keypoints, pose.person_mask)
-    cloth_mask = garment_mask(garment_rgb)
-    region, _ = agnostic_mask(parse, pose.keypoints, parse_category(category))
+    made = prepare_sample(person_rgb, garment_rgb, category, name, tools, names=sources)
 
     for folder in ("image", "cloth"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
+        output_folder(root / folder)
     (root / "image" / f"{name}.jpg").write_bytes(person_bytes)
     (root / "cloth" / f"{name}.jpg").write_bytes(garment_bytes)
-    save_image(cloth_mask, root / "cloth-mask" / f"{name}.png")
-    save_image(region, root / "agnostic-mask" / f"{name}_mask.png")
-    write_parse(root / "image-parse-v3" / f"{name}.png", parse)
-    write_keypoints(root / "openpose_json" / f"{name}_keypoints.json", pose.keypoints)
-    save_image(render_skeleton(pose.keypoints, person_rgb.shape[:2]), root / "openpose_img" / f"{name}_rendered.png")
+    save_image(made.garment_mask, root / "cloth-mask" / f"{name}.png")  # type: ignore[arg-type]
+    save_image(made.agnostic_mask, root / "agnostic-mask" / f"{name}_mask.png")  # type: ignore[arg-type]
+    write_parse(root / "image-parse-v3" / f"{name}.png", made.parse)  # type: ignore[arg-type]
+    write_keypoints(root / "openpose_json" / f"{name}_keypoints.json", made.keypoints)
+    save_image(render_skeleton(made.keypoints, made.size), root / "openpose_img" / f"{name}_rendered.png")
+    write_record(root, make_record(made, name, sources))
     pairs = root / PAIRS_FILE
     line = f"{name}.jpg {name}.jpg"
     existing = pairs.read_text().splitlines() if pairs.is_file() else []
     if line not in existing:
         pairs.write_text("\n".join(existing + [line]) + "\n")
-    folder = VitonFolder(root, tools)
-    sample = folder.load_sample(f"{name}.jpg", f"{name}.jpg", category)
-    sample.person_mask = pose.person_mask
-    sample.provenance.update(keypoints=pose.estimator, parse=getattr(tools.parser, "name", "parser"))
+    sample = VitonFolder(root, tools).load_sample(f"{name}.jpg", f"{name}.jpg", category)
+    sample.person_mask = made.person_mask
+    sample.provenance.update(made.provenance)  # the estimators, rather than "file NAME_keypoints.json"
     return sample

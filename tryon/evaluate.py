@@ -98,7 +98,8 @@ def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_f
     }
     if state.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "infer.json").write_text(json.dumps({"summary": summary, "records": records}, indent=2))
+        (out / "infer.json").write_text(json.dumps({"summary": summary, "provenance": folder.provenance(pairs),
+                                                    "records": records}, indent=2))
     state.wait_for_everyone()
     return summary
 
@@ -267,7 +268,7 @@ def evaluate(dataset: str | Path, results: dict[str, Path], out: str | Path, pai
         reference = np.concatenate(_gather([extractor.of_files(people[state.process_index::state.num_processes])]))
     report: dict[str, Any] = {"dataset": str(folder.root), "protocol": "paired" if paired else "unpaired",
                               "n_reference": 0 if reference is None else len(reference), "notes": notes,
-                              "backends": {}}
+                              "provenance": folder.provenance(pairs), "backends": {}}
     for name, results_dir in results.items():
         matching = match_results(list_images(results_dir), pairs)
         items = list(zip(matching.files, matching.people, matching.paired, strict=True))

@@ -24,7 +24,8 @@ MAX_BYTES = 50 * 1024 * 1024
 WORK_LONG_SIDE = 1024
 
 
-def _describe(source: object) -> str:
+def describe(source: object) -> str:
+    """How errors name an image: its path, or "uploaded image" for pixels handed over without one."""
     return str(source) if isinstance(source, (str, Path)) else "uploaded image"
 
 
@@ -33,7 +34,7 @@ def load_image(source: str | Path | bytes | Image.Image | np.ndarray, max_pixels
 
     Transparent pixels are composited on white (product photos are usually cut out on white).
     """
-    name = _describe(source)
+    name = describe(source)
     if isinstance(source, np.ndarray):
         return to_rgb_array(source, name)
     if isinstance(source, Image.Image):
@@ -75,7 +76,7 @@ def load_image(source: str | Path | bytes | Image.Image | np.ndarray, max_pixels
 def probe_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     """(width, height) of an image file after the cheap checks (exists, not empty, size limits, a format PIL
     knows), without decoding its pixels; a truncated body is only found when `load_image` decodes it."""
-    name = _describe(path)
+    name = describe(path)
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{name}: file not found")
@@ -131,16 +132,30 @@ def load_mask(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarr
     return grey > 127
 
 
+def output_folder(path: str | Path) -> Path:
+    """Create an output folder (and its parents); one that cannot be made (a file of that name, no write
+    permission) is an error naming it, not a traceback."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot create the output folder ({exc.strerror or exc})") from exc
+    return path
+
+
 def save_image(array: np.ndarray, path: str | Path, quality: int = 95) -> Path:
     """Write RGB uint8 (or a bool/uint8 HxW mask) as PNG or JPEG by extension."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(path.parent)
     arr = array.astype(np.uint8) * 255 if array.dtype == bool else array
     image = Image.fromarray(arr)
-    if path.suffix.lower() in (".jpg", ".jpeg"):
-        image.save(path, quality=quality)
-    else:
-        image.save(path)
+    try:
+        if path.suffix.lower() in (".jpg", ".jpeg"):
+            image.save(path, quality=quality)
+        else:
+            image.save(path)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot write the image ({exc.strerror or exc})") from exc
     return path
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from tryon import __version__
 from tryon.backends.base import RunOptions, run_backends
-from tryon.imaging import save_image
+from tryon.imaging import output_folder, save_image
 from tryon.runtime import Runtime, default_runtime
 from tryon.sample import TryOnResult, TryOnSample
 
@@ -56,7 +56,7 @@ def run_record(sample: TryOnSample, results: list[TryOnResult], runtime: Runtime
 
 def write_run(out: Path, sample: TryOnSample, results: list[TryOnResult], runtime: Runtime | None = None) -> Path:
     """Write each successful result as `<backend>.png` and the record as `run.json`; return run.json's path."""
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     for result in results:
         if result.ok:
             save_image(result.image, out / f"{result.backend}.png")  # type: ignore[arg-type]

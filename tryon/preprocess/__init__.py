@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tryon.errors import InputError
-from tryon.imaging import limit_size, load_image
+from tryon.errors import InputError, naming
+from tryon.imaging import describe, limit_size, load_image
 from tryon.preprocess.masks import agnostic_mask, garment_mask
 from tryon.preprocess.parsing import ParseEstimator
 from tryon.preprocess.pose import PoseEstimator, PoseResult
@@ -75,26 +75,32 @@ def prepare_sample(
     tools: Estimators | None = None,
     garment_mask_override: np.ndarray | None = None,
     keypoints_override: np.ndarray | None = None,
+    names: tuple[str, str] | None = None,
 ) -> TryOnSample:
     """Decode two photos (paths, bytes, PIL or arrays) and compute keypoints, parse and masks.
 
     `keypoints_override` (18x3 COCO-18, x, y, confidence) replaces the estimated keypoints when the user has
-    corrected them; the estimator still supplies the silhouette. Provenance then says "user"."""
+    corrected them; the estimator still supplies the silhouette. Provenance then says "user". A problem found
+    in a photo's content (no person, no separable garment) names that photo's file: its path, or `names`
+    (person, garment) where the photos are handed over as pixels."""
     category = parse_category(category)
+    person_name, garment_name = names or (describe(person), describe(garment))
     person_rgb = limit_size(load_image(person))  # type: ignore[arg-type]
     garment_rgb = limit_size(load_image(garment))  # type: ignore[arg-type]
     tools = tools or estimators()
-    pose = tools.pose(person_rgb)
-    if keypoints_override is not None:
-        if np.shape(keypoints_override) != (18, 3):
-            raise InputError("keypoints override: expected 18 rows of (x, y, confidence) in COCO-18 order")
-        pose = PoseResult(np.asarray(keypoints_override, np.float32), pose.person_mask, "user")
-    parse = tools.parser(person_rgb, pose.keypoints, pose.person_mask)
+    with naming(person_name):
+        pose = tools.pose(person_rgb)
+        if keypoints_override is not None:
+            if np.shape(keypoints_override) != (18, 3):
+                raise InputError("keypoints override: expected 18 rows of (x, y, confidence) in COCO-18 order")
+            pose = PoseResult(np.asarray(keypoints_override, np.float32), pose.person_mask, "user")
+        parse = tools.parser(person_rgb, pose.keypoints, pose.person_mask)
+        region, notes = agnostic_mask(parse, pose.keypoints, category)
     if garment_mask_override is not None:
         cloth_mask, cloth_source = garment_mask_override.astype(bool), "user"
     else:
-        cloth_mask, cloth_source = garment_mask(garment_rgb), "border-colour threshold"
-    region, notes = agnostic_mask(parse, pose.keypoints, category)
+        with naming(garment_name):
+            cloth_mask, cloth_source = garment_mask(garment_rgb), "border-colour threshold"
     return TryOnSample(
         person=person_rgb,
         garment=garment_rgb,

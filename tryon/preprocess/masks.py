@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tryon.errors import InputError
+from tryon.errors import GARMENT_PHOTO, PERSON_PHOTO, PhotoProblem
 from tryon.preprocess.parsing import (
     COAT,
     DRESS,
@@ -38,15 +38,15 @@ GARMENT_THRESHOLD = 30.0
 
 
 def garment_mask(image: np.ndarray, threshold: float = GARMENT_THRESHOLD) -> np.ndarray:
-    """HxW bool silhouette of a garment on a plain background; InputError when none can be separated."""
+    """HxW bool silhouette of a garment on a plain background; PhotoProblem when none can be separated."""
     lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
     frame = np.concatenate([lab[:BORDER].reshape(-1, 3), lab[-BORDER:].reshape(-1, 3),
                             lab[:, :BORDER].reshape(-1, 3), lab[:, -BORDER:].reshape(-1, 3)])
     background = np.median(frame, axis=0)
     spread = np.percentile(np.linalg.norm(frame - background, axis=1), 90)
     if spread > threshold:
-        raise InputError(
-            "garment photo: no separable background (the border is not one plain colour); "
+        raise PhotoProblem(
+            GARMENT_PHOTO, "no separable background (the border is not one plain colour); "
             "use a product photo on a plain background or upload a garment mask"
         )
     distance = np.linalg.norm(lab - background, axis=2)
@@ -56,7 +56,7 @@ def garment_mask(image: np.ndarray, threshold: float = GARMENT_THRESHOLD) -> np.
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, small)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
     if count <= 1:
-        raise InputError("garment photo: no garment found (nothing differs from the background)")
+        raise PhotoProblem(GARMENT_PHOTO, "no garment found (nothing differs from the background)")
     # Keep every sizeable piece (stripes of the background colour cut a garment into bands), then close the
     # bands vertically only: a stripe has garment above and below and is filled, while the gap under a sleeve or
     # between trouser legs opens downwards and stays open.
@@ -70,7 +70,7 @@ def garment_mask(image: np.ndarray, threshold: float = GARMENT_THRESHOLD) -> np.
     mask = fill_holes(mask)
     coverage = mask.mean()
     if coverage < 0.03 or coverage > 0.97:
-        raise InputError(f"garment photo: the garment covers {coverage:.0%} of the image; crop to the garment")
+        raise PhotoProblem(GARMENT_PHOTO, f"the garment covers {coverage:.0%} of the image; crop to the garment")
     return mask.astype(bool)
 
 
@@ -121,5 +121,5 @@ def agnostic_mask(parse: np.ndarray, keypoints: np.ndarray, category: Category) 
         keep |= np.isin(parse, (UPPER, COAT, NECK, LEFT_ARM, RIGHT_ARM))
     mask = region.astype(bool) & ~keep
     if mask.mean() < 0.005:
-        raise InputError(f"person photo: the {category} garment region is not visible in the photo")
+        raise PhotoProblem(PERSON_PHOTO, f"the {category} garment region is not visible in the photo")
     return mask, notes

@@ -19,7 +19,7 @@ import torch
 from scipy.ndimage import gaussian_filter
 from torch import nn
 
-from tryon.errors import InputError
+from tryon.errors import PERSON_PHOTO, InputError, PhotoProblem
 from tryon.preprocess.pose import MediaPipePose, PoseResult
 
 # Limbs as (joint a, joint b) in COCO-18 order, and the PAF channel pair (x, y) that encodes each limb.
@@ -226,7 +226,7 @@ class OpenPoseBody:
         heat, paf = network_maps(self.net, image, self.scales)
         person = largest_person(assemble_people(find_peaks(heat), paf, image.shape[0]))
         if person is None:
-            raise InputError("person photo: no person found (OpenPose found no body)")
+            raise PhotoProblem(PERSON_PHOTO, "no person found (OpenPose found no body)")
         return person
 
     def __call__(self, image: np.ndarray) -> PoseResult:

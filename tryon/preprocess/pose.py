@@ -9,13 +9,17 @@ shoulder midpoint, as OpenPose's neck sits there). A full-quality OpenPose estim
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from tryon.errors import InputError
+from tryon.errors import PERSON_PHOTO, InputError, PhotoProblem
 
 # BlazePose landmark index for each COCO-18 joint (neck is derived from the shoulders).
 _BLAZEPOSE_FOR_COCO18: dict[int, int] = {
@@ -59,6 +63,26 @@ def blazepose_to_coco18(landmarks: np.ndarray, height: int, width: int) -> np.nd
     return out
 
 
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Discard what native code writes to file descriptor 2 meanwhile.
+
+    The first run of a MediaPipe graph makes its C++ side (TFLite, absl) print start-up chatter straight to
+    descriptor 2 ("Created TensorFlow Lite XNNPACK delegate", feedback-manager warnings), which would bury the
+    one-line error a user gets for a photo without a person. Only that first run is silenced; Python writes to
+    stderr from other threads during it (well under a second) are lost too, which is the price.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class MediaPipePose:
     """BlazePose (model complexity 1, the one the wheel ships) with its segmentation mask."""
 
@@ -67,6 +91,7 @@ class MediaPipePose:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pose = None
+        self._started = False
 
     def _model(self):
         if self._pose is None:
@@ -86,9 +111,12 @@ class MediaPipePose:
     def __call__(self, image: np.ndarray) -> PoseResult:
         height, width = image.shape[:2]
         with self._lock:  # the graph is not re-entrant
-            result = self._model().process(np.ascontiguousarray(image))
+            model = self._model()
+            with contextlib.nullcontext() if self._started else native_stderr_silenced():
+                result = model.process(np.ascontiguousarray(image))
+            self._started = True
         if result.pose_landmarks is None:
-            raise InputError("person photo: no person found (no body keypoints detected)")
+            raise PhotoProblem(PERSON_PHOTO, "no person found (no body keypoints detected)")
         landmarks = np.array([(p.x, p.y, p.z, p.visibility) for p in result.pose_landmarks.landmark], np.float32)
         keypoints = blazepose_to_coco18(landmarks, height, width)
         if result.segmentation_mask is not None:
@@ -96,5 +124,5 @@ class MediaPipePose:
         else:
             person_mask = np.zeros((height, width), bool)
         if (keypoints[:, 2] > 0).sum() < 3 or person_mask.mean() < 0.01:
-            raise InputError("person photo: no person found (fewer than 3 visible body keypoints)")
+            raise PhotoProblem(PERSON_PHOTO, "no person found (fewer than 3 visible body keypoints)")
         return PoseResult(keypoints, person_mask, self.name)

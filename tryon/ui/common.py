@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 import numpy as np
+from gradio.utils import get_upload_folder
 
 from tryon.errors import InputError
 from tryon.imaging import probe_image
 from tryon.openpose import render_skeleton
 from tryon.sample import TryOnSample
+
+
+def upload_names(message: str) -> str:
+    """An error message with each uploaded file named as the user knows it: Gradio keeps an upload as
+    `<upload folder>/<hash>/<original name>`, and only the original name means anything to the user."""
+    return re.sub(re.escape(get_upload_folder()) + r"/[^/\s]+/", "", message)
 
 
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -23,7 +31,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 yield from fn(*args, **kwargs)
             except InputError as exc:
-                raise gr.Error(str(exc), print_exception=False) from exc
+                raise gr.Error(upload_names(str(exc)), print_exception=False) from exc
 
         return gen_wrapper
 
@@ -32,7 +40,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return fn(*args, **kwargs)
         except InputError as exc:
-            raise gr.Error(str(exc), print_exception=False) from exc
+            raise gr.Error(upload_names(str(exc)), print_exception=False) from exc
 
     return wrapper
 
