@@ -22,6 +22,7 @@ def build_app(default_backends: list[str] | None = None) -> gr.Blocks:
         with gr.Tab("Batch evaluation"):
             batch_tab.build()
         with gr.Tab("Settings & weights"):
-            settings_tab.build()
+            backends_table = settings_tab.build()
+        app.load(settings_tab.backend_rows, None, backends_table, queue=False, api_visibility="private")
     app.queue(default_concurrency_limit=1)
     return app

@@ -59,10 +59,14 @@ def weight_rows() -> list[list[str]]:
     return rows
 
 
-def build() -> None:
+def build() -> gr.Dataframe:
+    """Lay out the tab; return the backends table for `build_app` to fill when a page loads. Estimating each
+    backend's peak builds its released-size modules on the meta device, which imports diffusers and
+    transformers: seconds that must not delay the app's start."""
     gr.Markdown(device_summary())
     headers = ["backend", "label", "status", "mode (auto)", "estimated peak", "licence"]
-    gr.Dataframe(backend_rows(), headers=headers, label="Backends", interactive=False)
+    table = gr.Dataframe(headers=headers, label="Backends", interactive=False, elem_id="settings-backends")
     gr.Dataframe(weight_rows(), headers=["group", "file", "status", "fetch with"], label="Weights",
                  interactive=False)
     gr.Markdown(f"Weights folder: `{weights.cache_dir()}` (set `TRYON_WEIGHTS_DIR` to move it).")
+    return table

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -17,14 +17,15 @@ from PIL import Image
 
 from tryon.backends.base import Availability, Backend, RunOptions
 from tryon.backends.ladi_vton import config as cfg
-from tryon.backends.ladi_vton import inputs, loading
-from tryon.backends.ladi_vton.pipeline import LadiVtonPipeline
-from tryon.backends.ladi_vton.text import OFFICIAL_CATEGORY
+from tryon.backends.ladi_vton import inputs
 from tryon.backends.ladi_vton.weights import CLIP_DIR, FOLDER, GROUP, SD2_DIR, variant_files
 from tryon.errors import WeightsMissing
 from tryon.runtime import MemoryProfile, Runtime
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
+
+if TYPE_CHECKING:  # diffusers and transformers load with the pipeline, not when the app lists the backend
+    from tryon.backends.ladi_vton.pipeline import LadiVtonPipeline
 
 WARPING = ("tps", "refinement")  # always fp32, as the official code keeps them
 OFFLOADED = ("text_encoder", "vision_encoder", "inversion_adapter", "unet")  # under model offload
@@ -82,6 +83,8 @@ class LadiVtonBackend(Backend):
         from diffusers import AutoencoderKL, DDIMScheduler
         from transformers import CLIPTextModel, CLIPTokenizer, CLIPVisionModelWithProjection
 
+        from tryon.backends.ladi_vton import loading
+        from tryon.backends.ladi_vton.pipeline import LadiVtonPipeline
         from tryon.clip_tokenizer import clip_tokenizer
 
         conf, sd2 = self._config(), self.root / SD2_DIR
@@ -102,6 +105,8 @@ class LadiVtonBackend(Backend):
 
     def _load_variant(self, pipe: LadiVtonPipeline, variant: str) -> None:
         """The four release files of one dataset variant, loaded strictly into the existing modules."""
+        from tryon.backends.ladi_vton import loading
+
         missing = self._missing((variant,))
         if missing:
             raise WeightsMissing(f"LaDI-VTON {variant}: missing {', '.join(missing[:4])} (run: {GROUP.command})")
@@ -125,6 +130,8 @@ class LadiVtonBackend(Backend):
         if self.pipeline is not None:
             counts = {n: sum(p.numel() for p in getattr(self.pipeline, n).parameters()) for n in COMPONENTS}
         else:
+            from tryon.backends.ladi_vton import loading
+
             conf = self._config()
             with torch.device("meta"):
                 counts = {n: sum(p.numel() for p in loading.build(n, conf[n], conf["vision_encoder"]).parameters())
@@ -225,6 +232,8 @@ class LadiVtonBackend(Backend):
         }
 
     def generate(self, sample: TryOnSample, options: RunOptions) -> np.ndarray:
+        from tryon.backends.ladi_vton.text import OFFICIAL_CATEGORY
+
         assert self.pipeline is not None and self.runtime is not None
         variant = cfg.VARIANT_FOR_CATEGORY[sample.category]
         if not self._explicit and variant != self._variant:  # rebuild: offload hooks own the old weights

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -18,19 +19,7 @@ from PIL import Image
 
 from tryon.backends.base import Availability, Backend, RunOptions
 from tryon.backends.prompt_dresser import masks, options, prompts
-from tryon.backends.prompt_dresser.loading import (
-    MODULE_NAMES,
-    UNET_CHECKPOINTS,
-    empty_modules,
-    load_pipeline,
-    read_resolution,
-)
-from tryon.backends.prompt_dresser.pipeline import (
-    GUIDANCE_IMAGE,
-    GUIDANCE_TEXT,
-    PromptDresserPipeline,
-    stay_in_place,
-)
+from tryon.backends.prompt_dresser.config import GUIDANCE_IMAGE, GUIDANCE_TEXT, UNET_CHECKPOINTS, read_resolution
 from tryon.backends.prompt_dresser.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
 from tryon.preprocess.schp import atr_parser
@@ -38,6 +27,9 @@ from tryon.preprocess.weights import GROUP as PARSER_GROUP
 from tryon.runtime import MemoryProfile, Runtime
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
+
+if TYPE_CHECKING:  # diffusers and transformers load with the pipeline, not when the app lists the backend
+    from tryon.backends.prompt_dresser.pipeline import PromptDresserPipeline
 
 DEFAULT_STEPS = 30
 DEFAULT_DILATION = 30  # for the "dilated" mode without an explicit n (training drew n uniformly from 0..200)
@@ -111,6 +103,8 @@ class PromptDresserBackend(Backend):
         """The two UNets, the VAE and both text encoders: counted from the loaded modules, or from the configs in
         the weights folder (the released SDXL sizes when they are absent) built on the meta device; activations
         scaled from 1024x768 to the working resolution."""
+        from tryon.backends.prompt_dresser.loading import MODULE_NAMES, empty_modules
+
         if self.pipeline is not None:
             modules = dict(zip(MODULE_NAMES, self._modules(), strict=True))
         else:
@@ -122,6 +116,8 @@ class PromptDresserBackend(Backend):
                              frugal_activation_bytes=int(TILED_ACTIVATION_BYTES * scale))
 
     def load(self, runtime: Runtime) -> None:
+        from tryon.backends.prompt_dresser.loading import load_pipeline
+
         runtime = self.plan(runtime)
         if self.pipeline is None:
             if self.missing_files():
@@ -137,6 +133,8 @@ class PromptDresserBackend(Backend):
         so that an unloaded backend holds no GPU memory either way."""
         if self._given_pipeline and self.pipeline is not None and self.runtime is not None:
             from accelerate.hooks import remove_hook_from_module
+
+            from tryon.backends.prompt_dresser.pipeline import stay_in_place
 
             for module in self._modules():
                 remove_hook_from_module(module, recurse=True)
@@ -160,6 +158,8 @@ class PromptDresserBackend(Backend):
     def _place(self, runtime: Runtime) -> None:
         """Put modules where the offload policy says: all on the device, one at a time (the two UNets take turns),
         or streamed layer by layer (accelerate's sequential offload)."""
+        from tryon.backends.prompt_dresser.pipeline import stay_in_place
+
         pipe = self.pipeline
         assert pipe is not None
         device = runtime.torch_device

@@ -6,7 +6,15 @@ Real runs read the config files of the weights folder; these are used when a fol
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
+
+# The official release's working resolution and guidance scales (image, text).
+DEFAULT_RESOLUTION = (1024, 768)
+GUIDANCE_IMAGE, GUIDANCE_TEXT = 4.5, 7.5
+# Where the weights folder may hold the PromptDresser UNet checkpoint (the release's .bin or a conversion).
+UNET_CHECKPOINTS = ("unet/pytorch_model.bin", "unet/model.safetensors")
 
 # SDXL-inpainting UNet (the PromptDresser checkpoint's architecture); the garment UNet is SDXL-base: 4 channels in.
 UNET: dict[str, Any] = {
@@ -44,3 +52,12 @@ SCHEDULER: dict[str, Any] = {
     "num_train_timesteps": 1000, "beta_start": 0.00085, "beta_end": 0.012, "beta_schedule": "scaled_linear",
     "steps_offset": 1,
 }
+
+
+def read_resolution(folder: Path) -> tuple[int, int]:
+    """(height, width) from the weights folder's pipeline.json, else the release's 1024x768."""
+    path = folder / "pipeline.json"
+    if not path.is_file():
+        return DEFAULT_RESOLUTION
+    data = json.loads(path.read_text())
+    return int(data["height"]), int(data["width"])

@@ -26,12 +26,10 @@ from safetensors.torch import load_file
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 from tryon.backends.prompt_dresser import config
+from tryon.backends.prompt_dresser.config import UNET_CHECKPOINTS
 from tryon.backends.prompt_dresser.pipeline import PromptDresserPipeline, official_scheduler_config
 from tryon.clip_tokenizer import clip_tokenizer
 from tryon.errors import InputError
-
-UNET_CHECKPOINTS = ("unet/pytorch_model.bin", "unet/model.safetensors")
-DEFAULT_RESOLUTION = (1024, 768)
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -103,14 +101,6 @@ def empty_modules(folder: Path | None = None) -> tuple[torch.nn.Module, ...]:
         CLIPTextModelWithProjection(CLIPTextConfig(**_config(folder, "text_encoder_2/config.json",
                                                              config.TEXT_ENCODER_2))),
     )
-
-
-def read_resolution(folder: Path) -> tuple[int, int]:
-    path = folder / "pipeline.json"
-    if not path.is_file():
-        return DEFAULT_RESOLUTION
-    data = json.loads(path.read_text())
-    return int(data["height"]), int(data["width"])
 
 
 def load_pipeline(folder: Path, dtype: torch.dtype = torch.float32) -> PromptDresserPipeline:

@@ -30,6 +30,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
 from tryon.backends.prompt_dresser import masks
+from tryon.backends.prompt_dresser.config import GUIDANCE_IMAGE, GUIDANCE_TEXT
 from tryon.backends.prompt_dresser.reference_attention import (
     GarmentFeatures,
     attend_to_garment_features,
@@ -37,7 +38,6 @@ from tryon.backends.prompt_dresser.reference_attention import (
 )
 
 Trace = Callable[[str, object], None]
-GUIDANCE_IMAGE, GUIDANCE_TEXT = 4.5, 7.5
 INTERMEDIATE_RATIO = 0.5
 
 
