@@ -207,8 +207,10 @@ def build(default_backends: list[str] | None = None) -> None:
                 label="Examples (public-domain people, drawn garments)",
             )
         with gr.Column(scale=2, min_width=480):
+            # "contain": each result whole, letterboxed in its tile (the default crops a portrait to its centre,
+            # which shows the face rather than the garment)
             gallery = gr.Gallery(label="Results (newest first; earlier runs kept for comparison)", columns=3,
-                                 height=420, elem_id="results")
+                                 height=420, object_fit="contain", elem_id="results")
             clear = gr.Button("Clear results", size="sm")
             slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="slider")
             status = gr.Markdown(elem_id="status")
@@ -216,7 +218,8 @@ def build(default_backends: list[str] | None = None) -> None:
                             "region)", elem_id="result-metrics")
             download = gr.File(label="Download results (PNG + run.json)")
             with gr.Accordion("Preprocessing", open=True):
-                previews = gr.Gallery(label="What the backends receive", columns=3, height=220, elem_id="previews")
+                previews = gr.Gallery(label="What the backends receive", columns=3, height=220, object_fit="contain",
+                                      elem_id="previews")
                 notes = gr.Markdown(elem_id="notes")
             with gr.Accordion("Correct the preprocessing", open=False):
                 mask_editor = gr.ImageEditor(type="numpy", label="Paint the garment to replace the automatic mask",
