@@ -30,22 +30,19 @@ def _noise(folder: Path) -> Path:
     return save_image(np.random.RandomState(0).randint(0, 255, (256, 256, 3)).astype(np.uint8), folder / "noise.png")
 
 
-def _not_an_image(folder: Path) -> Path:
-    path = folder / "notes.jpg"
-    path.write_text("not an image")
-    return path
+def _text_file(name: str, text: str):
+    """A builder of a file that holds `text` (not an image, empty, or standing where a folder should go)."""
+    def build(folder: Path) -> Path:
+        path = folder / name
+        path.write_text(text)
+        return path
+
+    return build
 
 
-def _empty_file(folder: Path) -> Path:
-    path = folder / "zero.jpg"
-    path.write_bytes(b"")
-    return path
-
-
-def _a_file(folder: Path) -> Path:
-    path = folder / "taken"
-    path.write_text("a file where the output folder should go")
-    return path
+_not_an_image = _text_file("notes.jpg", "not an image")
+_empty_file = _text_file("zero.jpg", "")
+_a_file = _text_file("taken", "a file where the output folder should go")
 
 
 def _dataset_without_a_person(folder: Path) -> Path:
