@@ -182,6 +182,19 @@ class WeightGroup:
         return files, sum(f.size_mb or 0 for f in files), sum(f.size_mb is None for f in files)
 
 
+def pending_text(group: WeightGroup, root: Path | None = None) -> str:
+    """What is left to download for a group, in words (per variant where the group has them)."""
+    def one(variant: str | None) -> str:
+        files, mb, unknown = group.pending(variant, root)
+        if not files:
+            return "complete"
+        return f"{len(files)} files, {size_text(mb)}" + (f" + {unknown} of unknown size" if unknown else "")
+
+    if not group.variants:
+        return f"to download: {one(None)}"
+    return f"to download: {one(None)} (--variant {group.default_variant}); {one('all')} (--variant all)"
+
+
 def size_text(mb: float | None) -> str:
     if mb is None:
         return "size unknown"
