@@ -174,7 +174,8 @@ def test_options_from_cli(tmp_path: Path) -> None:
 def test_weight_group_is_registered_and_fetches_from_a_local_folder(tmp_path: Path) -> None:
     group = weights.get_group("prompt-dresser")
     unet = next(f for f in group.files if f.name == "unet")
-    assert "sharepoint.com" in unet.sources[0] and "Benrise/VITON-HD" in unet.sources[1] and unet.sha256 is None
+    assert "sharepoint.com" in unet.sources[0].url and "Benrise/VITON-HD" in unet.sources[1].url
+    assert unet.sources[1].mirror and unet.sha256 is None
     source = tmp_path / "src"
     (source / "vae").mkdir(parents=True)
     (source / "vae" / "config.json").write_text("{}")

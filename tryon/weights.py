@@ -188,7 +188,10 @@ def pending_text(group: WeightGroup, root: Path | None = None) -> str:
         files, mb, unknown = group.pending(variant, root)
         if not files:
             return "complete"
-        return f"{len(files)} files, {size_text(mb)}" + (f" + {unknown} of unknown size" if unknown else "")
+        known = len(files) - unknown
+        parts = [f"{known} file{'s' * (known != 1)}, {size_text(mb)}"] if known else []
+        parts += [f"{unknown} file{'s' * (unknown != 1)} of unknown size"] if unknown else []
+        return " + ".join(parts)
 
     if not group.variants:
         return f"to download: {one(None)}"

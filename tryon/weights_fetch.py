@@ -275,7 +275,11 @@ def _names(file: WeightFile) -> set[str]:
 
 
 def _locate_file(group: WeightGroup, files: list[WeightFile], source: Path) -> list[Candidate]:
+    """A single file: matched by name, else by extension where only one file of the group has it."""
     matches = [f for f in files if source.name in _names(f)]
+    if not matches:  # a renamed download ("network-snapshot-004408 (1).pkl"): the one file with its extension
+        matches = [f for f in files if source.suffix and Path(f.path).suffix == source.suffix]
+        matches = matches if len(matches) == 1 else []
     if not matches:
         known = sorted({Path(f.path).name for f in files})
         raise InputError(f"{source}: not a file of the {group.name} group (its files are named "

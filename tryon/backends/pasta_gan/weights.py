@@ -22,7 +22,8 @@ from typing import Any
 
 from tryon.backends.pasta_gan import checkpoint
 from tryon.backends.pasta_gan.checkpoint import CONFIG_FILE, STATE_FILE
-from tryon.weight_checks import compare, fields_check, foreign, module_check, module_shapes
+from tryon.errors import InputError
+from tryon.weight_checks import StructureError, compare, fields_check, foreign, module_check, module_shapes
 from tryon.weights import Installed, Source, WeightFile, WeightGroup, entry, write_manifest
 
 FOLDER = "pasta-gan++"
@@ -42,7 +43,10 @@ def check_snapshot(path: Path, layouts: tuple[Path, ...]) -> str:
     import torch
 
     foreign(path, ("pickle",))
-    state, kwargs = checkpoint.read_generator(path, unpickler=checkpoint.ShapeOnlyUnpickler)
+    try:
+        state, kwargs = checkpoint.read_generator(path, unpickler=checkpoint.ShapeOnlyUnpickler)
+    except InputError as exc:  # a pickle, but not a StyleGAN2-ADA snapshot with G_ema
+        raise StructureError(str(exc).removeprefix(f"{path}: ")) from exc
     found = {k: tuple(v.shape) for k, v in state.items() if not checkpoint.is_fir_copy(k)}
     with torch.device("meta"):
         expected = module_shapes(_generator(kwargs))
