@@ -214,3 +214,46 @@ def test_from_a_missing_path_is_one_line(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["weights", "fetch", "preprocess", "--from", str(tmp_path / "empty")]) == 2
     assert "no file of the preprocess group there" in capsys.readouterr().err
     assert json.loads(json.dumps(weights.read_manifest(tmp_path / "cache"))) == {}
+
+
+def test_settings_rows_say_per_group_what_is_missing_its_size_and_the_command(tiny_ladi: Path,
+                                                                               tmp_path: Path) -> None:
+    rows = {row[0]: row for row in weights.status_rows(tmp_path)}
+    assert rows["ladi-vton"][1].startswith("11 missing: vitonhd/unet_vitonhd.pth")
+    assert rows["ladi-vton"][2:] == ["9.8 GB", "python -m tryon weights fetch ladi-vton --variant vitonhd"]
+    weights.fetch("ladi-vton", tiny_ladi, root=tmp_path, variant="vitonhd")
+    assert weights.status_rows(tmp_path)[0] == ["ladi-vton", "complete", "-", "-"]
+
+
+def test_the_clip_vocabulary_comes_from_installed_hub_tokenizer_files(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a hub `tokenizer/` folder in the cache, tokenizing needs no open_clip_torch (the Space case)."""
+    import importlib.util
+
+    from tryon import clip_tokenizer
+
+    clip_tokenizer._vocab_files.cache_clear()
+    monkeypatch.setenv("TRYON_WEIGHTS_DIR", str(tmp_path / "empty"))
+    reference = clip_tokenizer.clip_tokenizer(pad_token="!")("a photo of a $ t-shirt", padding="max_length")
+    vocab, merges = clip_tokenizer._vocab_files()
+    folder = tmp_path / "cache" / "ladi-vton" / ladi.SD2_DIR / "tokenizer"
+    folder.mkdir(parents=True)
+    shutil.copy(vocab, folder / "vocab.json")
+    shutil.copy(merges, folder / "merges.txt")
+    for name in ("vocab.json", "merges.txt"):
+        assert clip_tokenizer.tokenizer_file_check(name)(folder / name, ())
+    clip_tokenizer._vocab_files.cache_clear()
+    monkeypatch.setenv("TRYON_WEIGHTS_DIR", str(tmp_path / "cache"))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "open_clip" else
+                        real_find_spec(name, *a))
+    try:
+        assert clip_tokenizer._vocab_files() == (str(folder / "vocab.json"), str(folder / "merges.txt"))
+        tokens = clip_tokenizer.clip_tokenizer(pad_token="!")("a photo of a $ t-shirt", padding="max_length")
+        assert tokens["input_ids"] == reference["input_ids"]
+        clip_tokenizer._vocab_files.cache_clear()
+        monkeypatch.setenv("TRYON_WEIGHTS_DIR", str(tmp_path / "empty"))
+        with pytest.raises(weights.InputError, match="needs a hub tokenizer folder"):
+            clip_tokenizer._vocab_files()
+    finally:
+        clip_tokenizer._vocab_files.cache_clear()

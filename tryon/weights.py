@@ -198,6 +198,22 @@ def pending_text(group: WeightGroup, root: Path | None = None) -> str:
     return f"to download: {one(None)} (--variant {group.default_variant}); {one('all')} (--variant all)"
 
 
+def status_rows(root: Path | None = None) -> list[list[str]]:
+    """Per group: what is missing (first names), the size still to download, and the command that fetches it:
+    what the Settings tab shows."""
+    rows = []
+    for name in group_names():
+        group = get_group(name)
+        files, mb, unknown = group.pending(None, root)
+        missing = ", ".join(f.path.split("/", 1)[1] for f in files[:3]) + (" ..." if len(files) > 3 else "")
+        size = "-" if not files else size_text(mb if mb or not unknown else None) + (
+            f" + {unknown} of unknown size" if unknown and mb else "")
+        command = group.command + (f" --variant {group.default_variant}" if group.variants and files else "")
+        rows.append([name, "complete" if not files else f"{len(files)} missing: {missing}", size,
+                     "-" if not files else command])
+    return rows
+
+
 def size_text(mb: float | None) -> str:
     if mb is None:
         return "size unknown"

@@ -49,20 +49,14 @@ def backend_rows() -> list[list[str]]:
     return rows
 
 
-def weight_rows() -> list[list[str]]:
-    root = weights.cache_dir()
-    rows = []
-    for group_name in weights.group_names():
-        group = weights.get_group(group_name)
-        for file in group.files:
-            rows.append([group.name, file.name, "present" if file.present(root) else "missing", group.command])
-    return rows
 
 
 def build() -> None:
     gr.Markdown(device_summary())
     headers = ["backend", "label", "status", "mode (auto)", "estimated peak", "licence"]
     gr.Dataframe(backend_rows(), headers=headers, label="Backends", interactive=False)
-    gr.Dataframe(weight_rows(), headers=["group", "file", "status", "fetch with"], label="Weights",
-                 interactive=False)
-    gr.Markdown(f"Weights folder: `{weights.cache_dir()}` (set `TRYON_WEIGHTS_DIR` to move it).")
+    gr.Dataframe(weights.status_rows(), headers=["weights", "missing", "to download", "fetch with"],
+                 label="Weights", interactive=False)
+    gr.Markdown(f"Weights folder: `{weights.cache_dir()}` (set `TRYON_WEIGHTS_DIR` to move it). Files you already "
+                "hold: `python -m tryon weights fetch GROUP --from PATH` (a file, a folder, a Hugging Face snapshot); "
+                "`python -m tryon weights verify` checks what is installed.")
