@@ -85,7 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
             if parts.path == "/uc":
                 return self._send(CONFIRMATION_PAGE.format(base="https://drive.usercontent.google.com",
                                                            id=query["id"][0]).encode(), "text/html; charset=utf-8")
-            return self._send(data, "application/octet-stream", {"Content-Disposition": f'attachment; filename="{name}"'})
+            disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+            return self._send(data, "application/octet-stream", disposition)
         route = state.routes.get(parts.path)
         if route is None or route[0] == "404":
             self.send_error(404, "Not Found")
@@ -126,15 +127,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data[start:])
 
 
-@pytest.fixture
-def server() -> Iterator[LocalServer]:
+@pytest.fixture(name="server")
+def server_fixture() -> Iterator[LocalServer]:
     local = LocalServer()
     yield local
     local.close()
 
 
-@pytest.fixture
-def drive_to_local(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> LocalServer:
+@pytest.fixture(name="drive_to_local")
+def drive_to_local_fixture(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> LocalServer:
     """Send gdown's requests for drive.google.com / drive.usercontent.google.com to the local server, so its real
     confirmation-page flow runs against `server.drive(...)`."""
     import requests

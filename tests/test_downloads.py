@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local_http import LocalServer, drive_to_local, server  # noqa: F401 - fixtures
+from tests.local_http import LocalServer, drive_to_local_fixture, server_fixture  # noqa: F401 - fixtures
 from tests.tiny_pasta_gan import make_tiny_pasta_gan_checkpoint
 from tryon import download, weights
 from tryon.cli import main

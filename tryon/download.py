@@ -16,7 +16,6 @@ from __future__ import annotations
 import http.client
 import os
 import re
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -103,7 +102,7 @@ def _transfer(url: str, dest: Path, timeout: float, label: str) -> None:
             while True:
                 try:
                     chunk = response.read(CHUNK)
-                except (http.client.IncompleteRead, OSError, socket.timeout) as exc:
+                except (TimeoutError, http.client.IncompleteRead, OSError) as exc:
                     raise _Retry(f"connection lost at {fh.tell()} bytes ({type(exc).__name__})") from None
                 if first and not resumed:
                     _refuse_html(response.headers.get("Content-Type", ""), chunk)

@@ -32,8 +32,8 @@ from unittest import mock
 import numpy as np
 import torch
 
-from tryon.errors import InputError
 from tryon.download import download
+from tryon.errors import InputError
 from tryon.weights import WeightFile, WeightGroup, sha256_file
 
 INCEPTION = WeightFile(
