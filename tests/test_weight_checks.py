@@ -13,25 +13,14 @@ import torch
 from safetensors.torch import save_file
 
 from tests.test_preprocess_full import colour_parser_onnx
-from tests.tiny_ladi_vton import make_tiny_ladi_vton_folder
 from tests.tiny_pasta_gan import make_tiny_pasta_gan_checkpoint
-from tests.tiny_prompt_dresser import make_tiny_prompt_dresser_folder
+from tests.tiny_weight_folders import tiny_ladi_fixture, tiny_pd_fixture  # noqa: F401 - fixtures
 from tryon import weights
 from tryon.cli import main
 from tryon.weight_checks import StructureError, onnx_io
 
 DRIVE_PAGE = ("<!DOCTYPE html><html><head><title>Google Drive - Virus scan warning</title></head><body>Google Drive "
               "can't scan this file for viruses.<form id=\"download-form\"></form></body></html>")
-
-
-@pytest.fixture(scope="module")
-def ladi(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_ladi_vton_folder(tmp_path_factory.mktemp("ladi") / "ladi-vton")
-
-
-@pytest.fixture(scope="module")
-def prompt_dresser(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_prompt_dresser_folder(tmp_path_factory.mktemp("pd") / "prompt-dresser")
 
 
 def file_of(group: str, name: str) -> weights.WeightFile:
@@ -42,39 +31,39 @@ def check(group: str, name: str, path: Path, *layouts: Path) -> str:
     return file_of(group, name).run_check(path, layouts)
 
 
-def test_every_tiny_ladi_vton_file_passes_its_check(ladi: Path) -> None:
+def test_every_tiny_ladi_vton_file_passes_its_check(tiny_ladi: Path) -> None:
     group = weights.get_group("ladi-vton")
-    present = [f for f in group.files if (ladi / f.path.split("/", 1)[1]).is_file()]
+    present = [f for f in group.files if (tiny_ladi / f.path.split("/", 1)[1]).is_file()]
     assert len(present) == 15  # 8 release files + 5 SD2 + 2 CLIP (no tokenizer folder)
     for file in present:
-        assert file.run_check(ladi / file.path.split("/", 1)[1], (ladi,))
+        assert file.run_check(tiny_ladi / file.path.split("/", 1)[1], (tiny_ladi,))
 
 
-def test_a_state_dict_with_other_keys_is_named(ladi: Path, tmp_path: Path) -> None:
-    state = torch.load(ladi / "vitonhd" / "unet_vitonhd.pth", weights_only=True)
+def test_a_state_dict_with_other_keys_is_named(tiny_ladi: Path, tmp_path: Path) -> None:
+    state = torch.load(tiny_ladi / "vitonhd" / "unet_vitonhd.pth", weights_only=True)
     torch.save({k: state[k] for k in ("conv_in.weight", "time_embedding.linear_1.weight")}, tmp_path / "u.pth")
     with pytest.raises(StructureError) as err:
-        check("ladi-vton", "vitonhd/unet_vitonhd.pth", tmp_path / "u.pth", ladi)
+        check("ladi-vton", "vitonhd/unet_vitonhd.pth", tmp_path / "u.pth", tiny_ladi)
     assert str(err.value).startswith(f"a state dict with 2 keys, expected {len(state)}; first missing: conv_in.bias")
 
 
-def test_a_wrong_shape_is_named(ladi: Path, tmp_path: Path) -> None:
+def test_a_wrong_shape_is_named(tiny_ladi: Path, tmp_path: Path) -> None:
     """A PromptDresser-like UNet (9 input channels) where LaDI-VTON's 31-channel one belongs."""
-    state = torch.load(ladi / "vitonhd" / "unet_vitonhd.pth", weights_only=True)
+    state = torch.load(tiny_ladi / "vitonhd" / "unet_vitonhd.pth", weights_only=True)
     state["conv_in.weight"] = state["conv_in.weight"][:, :9]
     torch.save(state, tmp_path / "u.pth")
     with pytest.raises(StructureError, match=r"conv_in.weight has shape \(16, 9, 3, 3\), expected \(16, 31, 3, 3\)"):
-        check("ladi-vton", "vitonhd/unet_vitonhd.pth", tmp_path / "u.pth", ladi)
+        check("ladi-vton", "vitonhd/unet_vitonhd.pth", tmp_path / "u.pth", tiny_ladi)
 
 
-def test_a_truncated_safetensors_is_named(ladi: Path, tmp_path: Path) -> None:
-    whole = (ladi / "stable-diffusion-2-inpainting" / "vae" / "diffusion_pytorch_model.safetensors").read_bytes()
+def test_a_truncated_safetensors_is_named(tiny_ladi: Path, tmp_path: Path) -> None:
+    whole = (tiny_ladi / "stable-diffusion-2-inpainting" / "vae" / "diffusion_pytorch_model.safetensors").read_bytes()
     cut = tmp_path / "vae" / "diffusion_pytorch_model.safetensors"
     cut.parent.mkdir()
-    shutil.copy(ladi / "stable-diffusion-2-inpainting" / "vae" / "config.json", cut.parent / "config.json")
+    shutil.copy(tiny_ladi / "stable-diffusion-2-inpainting" / "vae" / "config.json", cut.parent / "config.json")
     cut.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(StructureError, match="a truncated safetensors file"):
-        check("ladi-vton", "stable-diffusion-2-inpainting/vae/diffusion_pytorch_model.safetensors", cut, ladi)
+        check("ladi-vton", "stable-diffusion-2-inpainting/vae/diffusion_pytorch_model.safetensors", cut, tiny_ladi)
 
 
 def test_random_bytes_and_html_pages_are_named(tmp_path: Path) -> None:
@@ -115,11 +104,11 @@ def test_pasta_gan_snapshot_is_checked_by_a_dry_run(tmp_path: Path) -> None:
         check("pasta-gan++", "snapshot", tmp_path / "nog.pkl")
 
 
-def test_prompt_dresser_unet_config_and_checkpoint(prompt_dresser: Path, tmp_path: Path) -> None:
-    unet = prompt_dresser / "unet" / "pytorch_model.bin"
-    assert "9" in check("prompt-dresser", "unet_config", prompt_dresser / "unet" / "config.json")
-    assert check("prompt-dresser", "unet", unet, prompt_dresser)
-    config = json.loads((prompt_dresser / "garment_unet" / "config.json").read_text())
+def test_prompt_dresser_unet_config_and_checkpoint(tiny_pd: Path, tmp_path: Path) -> None:
+    unet = tiny_pd / "unet" / "pytorch_model.bin"
+    assert "9" in check("prompt-dresser", "unet_config", tiny_pd / "unet" / "config.json")
+    assert check("prompt-dresser", "unet", unet, tiny_pd)
+    config = json.loads((tiny_pd / "garment_unet" / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps(config))  # the garment UNet's config: 4 input channels
     with pytest.raises(StructureError, match="in_channels 4, expected 9"):
         check("prompt-dresser", "unet_config", tmp_path / "config.json")

@@ -12,8 +12,7 @@ import pytest
 import torch
 from huggingface_hub import constants
 
-from tests.tiny_ladi_vton import make_tiny_ladi_vton_folder
-from tests.tiny_prompt_dresser import make_tiny_prompt_dresser_folder
+from tests.tiny_weight_folders import tiny_ladi_fixture, tiny_pd_fixture  # noqa: F401 - fixtures
 from tryon import weights, weights_fetch
 from tryon.backends.ladi_vton import weights as ladi
 from tryon.cli import main
@@ -21,16 +20,6 @@ from tryon.cli import main
 COMMIT = "c0ffee" * 6 + "abcd"
 SD2_PARTS = ("vae/config.json", "vae/diffusion_pytorch_model.safetensors", "text_encoder/config.json",
              "text_encoder/model.safetensors", "scheduler/scheduler_config.json")
-
-
-@pytest.fixture(scope="module")
-def tiny_ladi(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_ladi_vton_folder(tmp_path_factory.mktemp("ladi") / "ladi-vton")
-
-
-@pytest.fixture(scope="module")
-def tiny_pd(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_tiny_prompt_dresser_folder(tmp_path_factory.mktemp("pd") / "prompt-dresser")
 
 
 def release_only(tiny_ladi: Path, dest: Path, variants: tuple[str, ...] = ("vitonhd",)) -> Path:
