@@ -246,3 +246,14 @@ def test_the_clip_vocabulary_comes_from_installed_hub_tokenizer_files(tmp_path: 
             clip_tokenizer._vocab_files()
     finally:
         clip_tokenizer._vocab_files.cache_clear()
+
+
+def test_from_a_snapshot_of_your_own_repo_in_our_layout(tiny_ladi: Path, tmp_path: Path) -> None:
+    """deploy.md's recipe: the release files uploaded to a private model repo, preloaded, imported from the cache."""
+    files = {f"vitonhd/{p.name}": p for p in (tiny_ladi / "vitonhd").iterdir()}
+    files["ladi_vton_config.json"] = tiny_ladi / "ladi_vton_config.json"
+    files[f"{ladi.CLIP_DIR}/config.json"] = tiny_ladi / ladi.CLIP_DIR / "config.json"
+    repo = hub_cache_repo(tmp_path / "hub", "you/ladi-release", files)
+    provenance = weights.fetch("ladi-vton", repo, root=tmp_path / "cache")
+    assert sum(name.startswith("vitonhd/") for name in provenance) == 4
+    assert weights.read_manifest(tmp_path / "cache")["vitonhd/unet_vitonhd.pth"]["commit"] == COMMIT

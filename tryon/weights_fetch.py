@@ -255,7 +255,9 @@ def _locate(group: WeightGroup, files: list[WeightFile], source: Path) -> list[C
         return _locate_file(group, files, source)
     found: list[Candidate] = []
     snapshots = _hub_snapshots(source)
-    bases = [] if snapshots else [b for b in (source, source / _folder(group), source / "checkpoints") if b.is_dir()]
+    # A snapshot of a repo of your own (e.g. the release files uploaded for a Space) holds our layout.
+    bases = [folder for folder, _ in snapshots] or [
+        b for b in (source, source / _folder(group), source / "checkpoints") if b.is_dir()]
     for file in files:
         cand = _in_snapshots(file, snapshots) or _in_bases(file, bases, _folder(group))
         if cand is None and group.search_anywhere and not snapshots:
@@ -297,7 +299,8 @@ def _in_bases(file: WeightFile, bases: list[Path], folder: str) -> Candidate | N
     for relative in (own, *file.layouts, *hub):
         for base in bases:
             if (base / relative).is_file():
-                return Candidate(file, base / relative, base, _local_dir_commit(base, relative))
+                commit = base.name if base.parent.name == "snapshots" else _local_dir_commit(base, relative)
+                return Candidate(file, base / relative, base, commit)
     return None
 
 
