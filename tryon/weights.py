@@ -402,7 +402,7 @@ def adopt_hub_cache(group_names: Iterable[str] | None = None, root: Path | None 
     root = root or cache_dir()
     adopted: list[str] = []
     for name in group_names if group_names is not None else _GROUP_PATHS:
-        adopted += list(_adopt(get_group(name), root))
+        adopted += list(adopt_group(get_group(name), root))
     return adopted
 
 
@@ -422,7 +422,7 @@ def install_from_hub_cache(file: WeightFile, cached: Path, root: Path, provenanc
     return Installed(provenance, snapshot_commit(cached), summary, digest)
 
 
-def _adopt(group: WeightGroup, root: Path) -> dict[str, str]:
+def adopt_group(group: WeightGroup, root: Path) -> dict[str, str]:
     """{name: provenance} of the files linked from the hub cache."""
     from huggingface_hub import try_to_load_from_cache
 

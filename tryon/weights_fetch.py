@@ -28,7 +28,7 @@ from tryon.weights import (
     Source,
     WeightFile,
     WeightGroup,
-    _adopt,
+    adopt_group,
     cache_dir,
     entry,
     get_group,
@@ -56,11 +56,11 @@ def fetch(name: str, source: Path | None = None, root: Path | None = None,
         return _custom_fetch(group, root, source, variant)
     if source is None:
         group.select(variant)  # an unknown variant is an input error before anything happens
-        adopted = _adopt(group, root)
+        adopted = adopt_group(group, root)
         provenance = _download_group(group, root, variant)
     else:
         provenance = import_from(group, Path(source).expanduser(), root, variant)
-        adopted = _adopt(group, root)
+        adopted = adopt_group(group, root)
     provenance.update(_derive(group, root, set(provenance) | set(adopted)))
     return {**adopted, **provenance}
 
@@ -71,14 +71,14 @@ def _custom_fetch(group: WeightGroup, root: Path, source: Path | None, variant: 
     if variant is not None:
         group.select(variant)
     if source is None:
-        adopted = _adopt(group, root)
+        adopted = adopt_group(group, root)
         provenance = group.fetch(root, None)
     else:
         unlink_adopted(group.files, root)
         try:
             provenance = group.fetch(root, source)
         finally:
-            adopted = _adopt(group, root)
+            adopted = adopt_group(group, root)
     for file in group.files:
         if file.present(root) and file.name in provenance:
             if file.sha256 and sha256_file(file.local(root)) != file.sha256:
