@@ -13,7 +13,7 @@ import torch
 from tests.tiny_prompt_dresser import KIT, make_tiny_prompt_dresser_folder
 from tryon import weights
 from tryon.backends.base import RunOptions, get_backend, run_one
-from tryon.backends.prompt_dresser import masks, options, prompts
+from tryon.backends.prompt_dresser import config, masks, options, prompts
 from tryon.backends.prompt_dresser.backend import ModelOffload, PromptDresserBackend
 from tryon.errors import InputError
 from tryon.golden import check_kit
@@ -174,12 +174,16 @@ def test_options_from_cli(tmp_path: Path) -> None:
 def test_weight_group_is_registered_and_fetches_from_a_local_folder(tmp_path: Path) -> None:
     group = weights.get_group("prompt-dresser")
     unet = next(f for f in group.files if f.name == "unet")
-    assert "sharepoint.com" in unet.sources[0] and "Benrise/VITON-HD" in unet.sources[1] and unet.sha256 is None
+    assert "sharepoint.com" in unet.sources[0].url and "Benrise/VITON-HD" in unet.sources[1].url
+    assert unet.sources[1].mirror and unet.sha256 is None
     source = tmp_path / "src"
     (source / "vae").mkdir(parents=True)
-    (source / "vae" / "config.json").write_text("{}")
+    (source / "vae" / "config.json").write_text(json.dumps({"_class_name": "AutoencoderKL", **config.VAE}))
     provenance = weights.fetch("prompt-dresser", source, root=tmp_path / "cache")
     assert list(provenance) == ["vae_config"]
+    (source / "vae" / "config.json").write_text("{}")  # not a VAE config: refused, nothing changes
+    with pytest.raises(InputError, match="without '_class_name'"):
+        weights.fetch("prompt-dresser", source, root=tmp_path / "cache")
     assert (tmp_path / "cache" / "prompt-dresser" / "vae" / "config.json").is_file()
 
 

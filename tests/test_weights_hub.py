@@ -108,22 +108,3 @@ def test_fetch_from_a_folder_replaces_the_link_and_leaves_the_hub_cache_intact(f
     assert not BIG.local(root).is_symlink() and BIG.local(root).read_bytes() == b"mine"
     assert CONFIG.local(root).is_symlink()  # what the folder did not supply is linked again
     assert weights.read_manifest(root)["big"]["source"].startswith("copied from")
-
-
-def test_ladi_vton_downloads_only_the_hub_files_not_already_there(tmp_path, monkeypatch):
-    import huggingface_hub
-
-    from tryon.backends.ladi_vton import weights as ladi
-
-    root = tmp_path / "weights"
-    for file in ladi.GROUP.files:
-        if file.name.startswith(ladi.CLIP_DIR) or file.name.endswith((".pth", "vae/config.json")):
-            file.local(root).parent.mkdir(parents=True, exist_ok=True)
-            file.local(root).write_bytes(b"present")
-    calls = []
-    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo, **kw: calls.append((repo, kw)))
-    provenance = ladi.GROUP.fetch(root, None)
-    assert [repo for repo, _ in calls] == [ladi.SD2_INPAINTING]  # CLIP is complete: not asked for at all
-    assert "vae/config.json" not in calls[0][1]["allow_patterns"]
-    assert "vae/diffusion_pytorch_model.safetensors" in calls[0][1]["allow_patterns"]
-    assert "clip-vit-h-14/model.safetensors" not in provenance

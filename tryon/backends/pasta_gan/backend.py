@@ -36,7 +36,7 @@ ACTIVATION_BYTES = 600 * 2**20
 def generator_from_state_dict(state: dict[str, torch.Tensor], init_kwargs: dict[str, Any]) -> PastaGanGenerator:
     """Build G from the checkpoint's constructor kwargs and load it strictly (the FIR copies are not loaded)."""
     generator = PastaGanGenerator(GeneratorConfig.from_kwargs(init_kwargs))
-    state = {k: v for k, v in state.items() if not k.endswith("resample_filter")}
+    state = {k: v for k, v in state.items() if not checkpoint.is_fir_copy(k)}
     generator.load_state_dict(state, strict=True)
     return generator.eval().requires_grad_(False)
 

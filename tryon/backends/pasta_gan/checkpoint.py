@@ -129,11 +129,34 @@ class SafeUnpickler(pickle.Unpickler):
         raise InputError("network pickle: unexpected persistent id outside a storage blob")
 
 
-def load_snapshot(path: Path | str) -> dict[str, Any]:
+def _meta_tensor(storage: Any, offset: int, size: tuple[int, ...], *args: Any) -> torch.Tensor:
+    return torch.empty(size, device="meta")
+
+
+class ShapeOnlyUnpickler(SafeUnpickler):
+    """The same allow-list and refusals, but a dry run: storages are skipped unparsed and tensors are rebuilt on
+    the meta device, so the structure (keys, shapes, `_init_kwargs`) is read without loading any weight."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return lambda blob: None
+        if (module, name) == ("torch._utils", "_rebuild_tensor_v2"):
+            return _meta_tensor
+        if (module, name) == ("torch._utils", "_rebuild_parameter"):
+            return lambda data, *args: data
+        return super().find_class(module, name)
+
+
+def is_fir_copy(key: str) -> bool:
+    """The snapshot's `resample_filter` buffers: copies of one fixed FIR filter, not loaded (non-persistent)."""
+    return key.endswith("resample_filter")
+
+
+def load_snapshot(path: Path | str, unpickler: type[SafeUnpickler] = SafeUnpickler) -> dict[str, Any]:
     """The snapshot's top-level dict with records/stubs in place of modules."""
     try:
         with open(path, "rb") as fh:
-            top = SafeUnpickler(fh).load()
+            top = unpickler(fh).load()
     except InputError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, RuntimeError) as exc:
@@ -181,9 +204,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def read_generator(path: Path | str, key: str = NETWORK_KEY) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """(G_ema state dict, G_ema constructor kwargs) of a snapshot pickle."""
-    top = load_snapshot(path)
+def read_generator(path: Path | str, key: str = NETWORK_KEY,
+                   unpickler: type[SafeUnpickler] = SafeUnpickler) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(G_ema state dict, G_ema constructor kwargs) of a snapshot pickle (meta tensors with ShapeOnlyUnpickler)."""
+    top = load_snapshot(path, unpickler)
     if key not in top:
         raise InputError(f"{path}: no {key!r} network in the pickle (keys: {', '.join(map(str, top))})")
     network = top[key]
