@@ -8,6 +8,7 @@ leave-outs, bootstrap resamples with repeats): one batched eigenproblem instead 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -43,8 +44,12 @@ class FrechetToReference:
             raise ValueError("FID needs at least 2 reference samples")
         self.mu = real64.mean(dim=0)
         self.sigma = torch.cov(real64.T).reshape(real64.shape[1], real64.shape[1])
+
+    @functools.cached_property
+    def root(self) -> torch.Tensor:
+        """S_r^1/2, only needed once N exceeds d (a 2048 x 2048 eigendecomposition costs seconds)."""
         evals, evecs = torch.linalg.eigh(self.sigma)
-        self.root = evecs * evals.clamp_min(0).sqrt() @ evecs.T
+        return evecs * evals.clamp_min(0).sqrt() @ evecs.T
 
     def prepare(self, fake: np.ndarray | torch.Tensor) -> FrechetToReference:
         """Set the result rows that later calls select from."""

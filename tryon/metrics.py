@@ -219,12 +219,13 @@ class PairedScores:
         res = res.to(self.device).float() / 255.0
         which = torch.tensor([slots[id(references[i])] for i in chunk], device=self.device)
         masked = [keep_masks[i] is not None for i in chunk]
-        regions = None
+        regions, empty = None, torch.zeros(len(chunk), len(REGIONS), dtype=torch.bool)
         if any(masked):  # pairs without a mask get an all-kept placeholder and report None
             keeps = [np.ones(references[i].shape[:2], bool) if keep_masks[i] is None else keep_masks[i]
                      for i in chunk]
             keep = torch.from_numpy(np.stack(keeps).astype(np.float32))[:, None].to(self.device)
             regions = torch.cat((keep, 1 - keep), dim=1)
+            empty = (regions.sum(dim=(2, 3)) == 0).cpu()  # a region with no pixels has no score
         scores: dict[str, torch.Tensor] = {}
         if self.ssim:
             values = ssim_map(res, ref[which])
@@ -243,7 +244,8 @@ class PairedScores:
                 row[metric] = float(scores[metric][j]) if metric in scores else None
                 for r, region in enumerate(REGIONS):
                     table = scores.get(f"{metric}_regions")
-                    row[f"{metric}_{region}"] = float(table[j, r]) if table is not None and masked[j] else None
+                    scored = table is not None and masked[j] and not empty[j, r]
+                    row[f"{metric}_{region}"] = float(table[j, r]) if scored else None
             out[i] = row
 
 
