@@ -9,8 +9,9 @@ Conventions (docs/evaluation.md explains why):
   LPIPS.
 - SSIM is torchmetrics' definition (Gaussian 11, sigma 1.5, data_range 1) computed with a separable window;
   it needs no weights and always works. Region SSIM averages the per-pixel SSIM map over the region.
-- FID/KID use the TF-FID Inception (2048-d pool features) through torchmetrics' `NoTrainInceptionV3` with
-  `antialias=False`, i.e. torch-fidelity's TF1-style resize to 299: numbers comparable with the literature.
+- FID/KID use the TF-FID Inception (2048-d pool features) of torch-fidelity (what torchmetrics'
+  `NoTrainInceptionV3(antialias=False)` wraps), with its TF1-style resize to 299: numbers comparable with the
+  literature.
   The distances, their intervals, the FID-vs-N curve and FID∞ live in `tryon.feature_distances`.
 - Reference (real) features are cached on disk per image, keyed by the sha256 of the file's bytes, so scoring
   a second backend or a second run never recomputes them.
@@ -100,14 +101,32 @@ def lpips_model(net: str = "alex", device: str = "cpu") -> torch.nn.Module:
 
 @functools.lru_cache(maxsize=2)
 def inception(device: str = "cpu") -> torch.nn.Module:
-    """The TF-FID InceptionV3 (2048-d), TF1-style resize, from the local torch-fidelity-format file."""
-    from torchmetrics.image.fid import NoTrainInceptionV3
+    """The TF-FID InceptionV3 (2048-d), TF1-style resize, from the local torch-fidelity-format file.
+
+    torch-fidelity's own extractor: what torchmetrics' `NoTrainInceptionV3(antialias=False)` wraps, without
+    importing torchmetrics (whose text metrics import transformers: seconds of start-up for nothing)."""
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     _require(INCEPTION)
-    model = NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                               feature_extractor_weights_path=str(INCEPTION.local()), antialias=False)
+    model = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                        feature_extractor_weights_path=str(INCEPTION.local()))
+    _fold_batch_norms(model.eval())
     # channels_last: ~1.4x faster convolutions on CPU (oneDNN), same float32 results to rounding.
-    return model.to(device, memory_format=torch.channels_last)
+    return model.requires_grad_(False).to(device, memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def _fold_batch_norms(model: torch.nn.Module) -> None:
+    """Fold every frozen batch norm that follows a bias-free convolution into the convolution's weights and a
+    new bias, leaving an identity: the same affine map in one pass instead of two (about 15 % of Inception's
+    CPU time), equal to float rounding."""
+    for module in model.modules():
+        conv, norm = getattr(module, "conv", None), getattr(module, "bn", None)
+        if isinstance(conv, torch.nn.Conv2d) and isinstance(norm, torch.nn.BatchNorm2d) and conv.bias is None:
+            scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+            conv.weight.mul_(scale[:, None, None, None])
+            conv.bias = torch.nn.Parameter(norm.bias - norm.running_mean * scale)
+            module.bn = torch.nn.Identity()
 
 
 # -- per-pair metrics ---------------------------------------------------------------------------------------
@@ -294,7 +313,7 @@ class InceptionFeatures:
                 chunk = indices[start:start + self.batch_size]
                 batch = torch.stack([to_chw(images[i]) for i in chunk]).to(self.device)
                 batch = batch.contiguous(memory_format=torch.channels_last)
-                out[chunk] = self.model(batch).float().cpu().numpy()
+                out[chunk] = self.model(batch)[0].float().cpu().numpy()
         return out
 
     def of_files(self, paths: Iterable[Path], cached: bool = True) -> np.ndarray:
