@@ -240,11 +240,14 @@ def _score_shard(folder: VitonFolder, results: dict[str, Path], items: list[Pair
         jobs = []  # (item, backend, result image, source photo, keep mask); one source array per pair
         for item in chunk:
             source = load_image(folder.image_path(item.person))
+            keeps: dict[Path, np.ndarray | None] = {}  # per infer output folder (usually one for all backends)
             for name, path in item.files.items():
                 # Every metric, FID/KID included, sees a result at its reference's size.
                 image = match_size(load_image(path), source.shape[:2])
-                jobs.append((item, name, image, source, _keep_mask(folder, results[name], item.person,
-                                                                   source.shape[:2])))
+                parent = results[name].parent
+                if parent not in keeps:
+                    keeps[parent] = _keep_mask(folder, results[name], item.person, source.shape[:2])
+                jobs.append((item, name, image, source, keeps[parent]))
         scores = paired_scores.update([j[2] for j in jobs], [j[3] for j in jobs], [j[4] for j in jobs])
         features = extractor([j[2] for j in jobs]) if extractor is not None else [None] * len(jobs)
         for (item, name, *_), score, feature in zip(jobs, scores, features, strict=True):

@@ -96,7 +96,8 @@ def lpips_model(net: str = "alex", device: str = "cpu") -> torch.nn.Module:
     backbone_missing = [k for k in result.missing_keys if k.startswith("net.")]
     if backbone_missing or result.unexpected_keys:
         raise RuntimeError(f"LPIPS backbone keys did not match: {backbone_missing[:3]} {result.unexpected_keys[:3]}")
-    return model.eval().requires_grad_(False).to(device)
+    # channels_last, as for Inception: oneDNN's convolutions are faster in it on CPU; inputs follow suit.
+    return model.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
 
 
 @functools.lru_cache(maxsize=2)
@@ -138,7 +139,8 @@ def lpips_features(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor
     reference photo and compared with every backend's result."""
     import lpips
 
-    return [lpips.normalize_tensor(out) for out in model.net(model.scaling_layer(x))]
+    scaled = model.scaling_layer(x).contiguous(memory_format=torch.channels_last)
+    return [lpips.normalize_tensor(out) for out in model.net(scaled)]
 
 
 def lpips_distances(model: torch.nn.Module, feats_a: list[torch.Tensor], feats_b: list[torch.Tensor],
@@ -171,12 +173,14 @@ def ssim_map(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> torch
     pad = 5
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     a, b = (F.pad(x, (pad, pad, pad, pad), mode="reflect") for x in (a, b))
-    stack = torch.cat((a, b, a * a, b * b, a * b), dim=1)  # (N, 5C, H+10, W+10): one grouped conv per pass
+    # (N, 5C, H+10, W+10), one grouped conv per pass. Channels-last: oneDNN's depthwise 11-tap passes then
+    # vectorise across the 5C maps, ~4x faster on CPU than the default layout (which loses to one 11x11 pass).
+    stack = torch.cat((a, b, a * a, b * b, a * b), dim=1).contiguous(memory_format=torch.channels_last)
     window = _gaussian_window(dtype=a.dtype, device=a.device)
     groups = stack.shape[1]
     stack = F.conv2d(stack, window.view(1, 1, -1, 1).expand(groups, 1, -1, 1), groups=groups)
     stack = F.conv2d(stack, window.view(1, 1, 1, -1).expand(groups, 1, 1, -1), groups=groups)
-    mu_a, mu_b, aa, bb, ab = stack.view(n, 5, channels, height, width).unbind(dim=1)
+    mu_a, mu_b, aa, bb, ab = stack.reshape(n, 5, channels, height, width).unbind(dim=1)
     mu_aa, mu_bb, mu_ab = mu_a * mu_a, mu_b * mu_b, mu_a * mu_b
     var_a, var_b, cov = (aa - mu_aa).clamp_min(0), (bb - mu_bb).clamp_min(0), ab - mu_ab
     index = ((2 * mu_ab + c1) * (2 * cov + c2)) / ((mu_aa + mu_bb + c1) * (var_a + var_b + c2))
