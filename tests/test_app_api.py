@@ -68,11 +68,13 @@ def test_batch_endpoint_scores_a_dataset():
     dataset = next(d for d in datasets() if d.endswith("dataset"))
     with served(build_app()) as url:
         client = Client(url, verbose=False, download_files=False)
-        bars, curve, table, files, notes = client.predict(dataset=dataset, backends=["warp"], pairs=2, paired=True,
-                                                          api_name="/batch")
+        bars, curve, table, comparisons, grid, files, notes = client.predict(
+            dataset=dataset, backends=["warp"], pairs=2, paired=True, api_name="/batch")
     rows = table["data"] if isinstance(table, dict) else table
-    assert rows[0][0] == "warp" and rows[0][1] == 2  # backend, n
-    assert {Path(f["path"] if isinstance(f, dict) else f).name for f in files} == {"metrics.csv", "metrics.json"}
+    assert rows[0][0] == "warp" and rows[0][1] == "2"  # backend, n
+    assert "<img src='data:image/jpeg;base64," in grid and "nothing to compare" in comparisons
+    assert {Path(f["path"] if isinstance(f, dict) else f).name for f in files} == {
+        "metrics.html", "metrics.csv", "metrics.json", "metrics.png"}
 
 
 def test_batch_refuses_folders_outside_the_data_roots(tmp_path):

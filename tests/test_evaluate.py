@@ -98,27 +98,49 @@ def test_eval_scores_both_protocols_without_weights(dataset, tmp_path, monkeypat
 
 
 @needs_weights
-def test_eval_report_with_real_weights(dataset, tmp_path, capsys):
+def test_eval_report_with_real_weights(dataset, tmp_path, capsys, monkeypatch):
+    from tryon import metrics
+
     install()
     results = tmp_path / "results"
     infer(dataset, ["shift", "half"], results, progress=False)
     (results / "shift" / "extra-file.jpg").write_bytes((results / "_masks" / "camera-red_tee.png").read_bytes())
+    passes = []
+    backbone = metrics.lpips_features
+    monkeypatch.setattr(metrics, "lpips_features", lambda model, x: passes.append(len(x)) or backbone(model, x))
     assert main(["eval", "--dataset", str(dataset), "--results", str(results), "--out", str(tmp_path / "m")]) == 0
+    assert passes == [4, 8]  # each person photo's LPIPS pass serves both backends, then the 8 results
     report = json.loads((tmp_path / "m" / "metrics.json").read_text())
     shift, half = report["backends"]["shift"], report["backends"]["half"]
     assert report["n_reference"] == 4 and shift["n"] == 4 and shift["extra"] == ["extra-file.jpg"]
     # `half` is the person photo downsampled: resized back to the reference's size it stays close to it.
     assert half["ssim_paired"] > 0.8 and half["lpips_paired"] < 0.3
-    # `shift` only touches the try-on region, so LPIPS outside the mask (deep receptive fields still see the
-    # border) is well below LPIPS overall.
-    assert shift["lpips_outside_mask"] < 0.7 * shift["lpips_source"]
+    # Paired results: the source photo is the ground truth, so no separate (identical) "to source" numbers.
+    assert shift["lpips_source"] is None and shift["ssim_source"] is None
+    # `shift` only touches the try-on region: outside it SSIM stays near 1 and LPIPS (deep receptive fields
+    # still see the border) well below LPIPS inside it.
+    assert shift["ssim_outside_mask"] > 0.95 > shift["ssim_inside_mask"]
+    assert shift["lpips_outside_mask"] < 0.7 * shift["lpips_paired"] < shift["lpips_inside_mask"]
     assert shift["fid"] > half["fid"] >= 0 and shift["kid_subset_size"] == 4 and shift["small_sample"] is True
+    for summary in (shift, half):
+        low, high = summary["fid_ci95"]
+        assert low <= summary["fid"] <= high and summary["kid_ci95"][0] < summary["kid"] < summary["kid_ci95"][1]
+    # Costs from infer.json: the stand-ins ran on this CPU in fp32.
+    assert shift["device"] == "cpu" and shift["dtype"] == "fp32" and shift["timed_images"] == 4
+    assert shift["seconds_per_image"] >= 0 and shift["peak_memory_mb"] > 0
+    metrics_compared = {c["metric"] for c in report["comparisons"]}
+    assert metrics_compared == {"fid", "kid", "lpips_paired", "ssim_paired"}
+    assert all(c["a"] == "half" and c["b"] == "shift" and c["n"] == 4 for c in report["comparisons"])
+    lpips = next(c for c in report["comparisons"] if c["metric"] == "lpips_paired")
+    assert lpips["difference"] == pytest.approx(half["lpips_paired"] - shift["lpips_paired"])
     rows = list(csv.DictReader(open(tmp_path / "m" / "metrics.csv")))
     assert [r["backend"] for r in rows] == ["half", "shift"] and set(CSV_COLUMNS) <= set(rows[0])
-    assert float(rows[1]["fid"]) == pytest.approx(shift["fid"])
+    assert float(rows[1]["fid"]) == pytest.approx(shift["fid"]) and rows[1]["device"] == "cpu"
+    assert float(rows[1]["fid_ci95_low"]) == pytest.approx(shift["fid_ci95"][0])
     for name in ("metrics.html", "metrics.png"):
         assert (tmp_path / "m" / name).stat().st_size > 1000
-    assert "N=4 < 1000" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "N=4 < 1000" in printed and lpips["text"] in printed
 
 
 @needs_weights

@@ -103,6 +103,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     from tryon.evaluate import CSV_COLUMNS, csv_row, evaluate, expand_results
+    from tryon.report_html import comparison_lines, report_notes
 
     report = evaluate(args.dataset, expand_results(args.results), args.out, args.pairs, not args.unpaired)
     if report is None:  # not rank 0 of an accelerate launch
@@ -111,7 +112,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     for name, summary in report["backends"].items():
         row = csv_row(name, summary)
         print("\t".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row.values()))
-    for note in report["notes"] + [s["note"] for s in report["backends"].values() if s.get("note")]:
+    for line in comparison_lines(report):
+        print(line)
+    for note in report_notes(report):
         print(f"note: {note}")
     print(f"wrote {args.out}/metrics.json, metrics.csv, metrics.html, metrics.png")
     return 0

@@ -4,7 +4,8 @@
 (resumable: existing outputs are skipped). `evaluate` pairs result files with dataset photos **by name**
 (never by listing order, the seed's bug), reports missing and extra files, and scores both VITON protocols:
 paired (SSIM/LPIPS against the ground-truth photo) and unpaired (FID/KID against the dataset's person photos),
-plus the seed's LPIPS to the source photo, overall and outside the try-on mask.
+plus LPIPS/SSIM inside and outside the try-on region, 95 % intervals, FID∞, paired comparisons between the
+backends, and each backend's cost from `infer.json` (docs/evaluation.md explains every number).
 
 Both scale out with Hugging Face accelerate (`accelerate launch -m tryon infer|eval ...`): each process takes
 every k-th pair, rank 0 gathers and writes the summary. A plain `python -m tryon` run is a world of one.
@@ -22,16 +23,20 @@ from typing import Any
 
 import numpy as np
 
-from tryon.backends.base import RunOptions, run_backends
+from tryon.backends.base import RunOptions, get_backend, run_backends
+from tryon.costs import COST_FIELDS, INFER_LOG, backend_cost, merge_records
 from tryon.dataset import IMAGE_EXTENSIONS, VitonFolder, stem
 from tryon.errors import InputError, WeightsMissing
 from tryon.imaging import load_image, load_mask, save_image
 from tryon.runtime import Runtime, default_runtime
 
-MASKS_DIR = "_masks"  # inside an infer output folder: the try-on region of each person, for lpips_outside_mask
-CSV_COLUMNS = ("backend", "n", "fid", "fid_ci95_low", "fid_ci95_high", "kid_mean", "kid_std", "kid_subset_size",
-               "n_paired", "lpips_paired", "ssim_paired", "lpips_source", "lpips_outside_mask", "small_sample",
-               "missing", "extra")
+MASKS_DIR = "_masks"  # inside an infer output folder: the try-on region of each person, for the region metrics
+REGION_METRICS = ("lpips_inside_mask", "ssim_inside_mask", "lpips_outside_mask", "ssim_outside_mask")
+INTERVAL_METRICS = ("fid", "kid", "lpips_paired", "ssim_paired")  # each has <metric>_ci95 = [low, high]
+CSV_COLUMNS = ("backend", "n", "fid", "fid_ci95_low", "fid_ci95_high", "fid_inf", "kid", "kid_ci95_low",
+               "kid_ci95_high", "kid_subset_size", "n_paired", "lpips_paired", "lpips_paired_ci95_low",
+               "lpips_paired_ci95_high", "ssim_paired", "ssim_paired_ci95_low", "ssim_paired_ci95_high",
+               "lpips_source", "ssim_source", *REGION_METRICS, *COST_FIELDS, "small_sample", "missing", "extra")
 
 
 def process_state() -> Any:
@@ -88,7 +93,7 @@ def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_f
         for result in run_backends(todo, sample, options, rank_runtime):
             if result.ok:
                 _save_atomic(result.image, out / result.backend / name)
-            records.append({"pair": name, **result.to_record()})
+            records.append({"pair": name, **result.to_record(), "runtime": _ran_in(result.backend)})
     records = _gather(records)
     summary = {
         "pairs": len(pairs),
@@ -98,10 +103,21 @@ def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_f
     }
     if state.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "infer.json").write_text(json.dumps({"summary": summary, "provenance": folder.provenance(pairs),
-                                                    "records": records}, indent=2))
+        log = out / INFER_LOG
+        log.write_text(json.dumps({"summary": summary, "provenance": folder.provenance(pairs),
+                                     "records": merge_records(log, records)}, indent=2))
     state.wait_for_everyone()
     return summary
+
+
+def _ran_in(backend: str) -> dict[str, str] | None:
+    """The concrete device / dtype / offload a backend's last run used (after `auto` planning and any
+    out-of-memory fallback), for the cost columns of the report."""
+    try:
+        runtime = get_backend(backend).runtime
+    except InputError:
+        return None
+    return None if runtime is None else {"device": runtime.device, "dtype": runtime.dtype, "offload": runtime.offload}
 
 
 def _save_atomic(image: np.ndarray, path: Path) -> None:
@@ -118,6 +134,7 @@ class Matching:
 
     files: list[Path] = field(default_factory=list)
     people: list[str] = field(default_factory=list)
+    cloths: list[str] = field(default_factory=list)
     paired: list[bool] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
@@ -152,6 +169,7 @@ def match_results(results: Sequence[Path], pairs: Sequence[tuple[str, str]]) -> 
         seen.add(pair)
         matching.files.append(path)
         matching.people.append(pair[0])
+        matching.cloths.append(pair[1])
         matching.paired.append(stem(pair[0]) == stem(pair[1]))
     matching.missing = [result_name(p, c) for p, c in pairs if (p, c) not in seen]
     return matching
@@ -186,53 +204,99 @@ def _keep_mask(folder: VitonFolder, results_dir: Path, person: str, size: tuple[
 
 
 # -- scoring -------------------------------------------------------------------------------------------------
-def _score_shard(folder: VitonFolder, results_dir: Path, items: list[tuple[Path, str, bool]],
-                 paired_scores: Any, extractor: Any, bar: Any, batch: int = 16) -> list[dict[str, Any]]:
-    """Per-image scores and Inception features of this process's share of one backend's results, in batches
-    (one LPIPS and one Inception call per batch, not per image)."""
+@dataclass
+class PairItem:
+    """One dataset pair and each backend's result file for it."""
+
+    person: str
+    cloth: str
+    paired: bool
+    files: dict[str, Path]
+
+    @property
+    def name(self) -> str:
+        return result_name(self.person, self.cloth)
+
+
+def pair_items(matchings: dict[str, Matching]) -> list[PairItem]:
+    """Every pair some backend has a result for, in first-seen order, with all backends' files: scoring goes
+    pair by pair, so the source photo is read, and its LPIPS features computed, once for all backends."""
+    items: dict[tuple[str, str], PairItem] = {}
+    for name, matching in matchings.items():
+        for path, person, cloth, paired in zip(matching.files, matching.people, matching.cloths, matching.paired,
+                                               strict=True):
+            items.setdefault((person, cloth), PairItem(person, cloth, paired, {})).files[name] = path
+    return list(items.values())
+
+
+def _score_shard(folder: VitonFolder, results: dict[str, Path], items: list[PairItem], paired_scores: Any,
+                 extractor: Any, bar: Any, batch: int = 8) -> dict[str, list[dict[str, Any]]]:
+    """Per-image scores and Inception features of this process's share of the pairs, for every backend, in
+    batches of pairs (one LPIPS and one Inception call per batch, not per image)."""
     from tryon.metrics import match_size
 
-    rows = []
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in results}
     for start in range(0, len(items), batch):
-        bar.update(min(batch, len(items) - start))
         chunk = items[start:start + batch]
-        sources = [load_image(folder.image_path(person)) for _, person, _ in chunk]
-        # Every metric, FID/KID included, sees a result at its reference's size.
-        images = [match_size(load_image(path), src.shape[:2]) for (path, _, _), src in zip(chunk, sources, strict=True)]
-        keeps = [_keep_mask(folder, results_dir, person, src.shape[:2]) for (_, person, _), src in
-                 zip(chunk, sources, strict=True)]
-        scores = paired_scores.update(images, sources, keeps)
-        features = extractor(images) if extractor is not None else [None] * len(chunk)
-        for (path, person, paired), score, feature in zip(chunk, scores, features, strict=True):
-            rows.append({"file": path.name, "person": person, "paired": paired, "lpips_source": score["lpips"],
-                         "ssim_source": score["ssim"], "lpips_outside_mask": score["lpips_masked"],
-                         "features": feature})
+        jobs = []  # (item, backend, result image, source photo, keep mask); one source array per pair
+        for item in chunk:
+            source = load_image(folder.image_path(item.person))
+            keeps: dict[Path, np.ndarray | None] = {}  # per infer output folder (usually one for all backends)
+            for name, path in item.files.items():
+                # Every metric, FID/KID included, sees a result at its reference's size.
+                image = match_size(load_image(path), source.shape[:2])
+                parent = results[name].parent
+                if parent not in keeps:
+                    keeps[parent] = _keep_mask(folder, results[name], item.person, source.shape[:2])
+                jobs.append((item, name, image, source, keeps[parent]))
+        scores = paired_scores.update([j[2] for j in jobs], [j[3] for j in jobs], [j[4] for j in jobs])
+        features = extractor([j[2] for j in jobs]) if extractor is not None else [None] * len(jobs)
+        for (item, name, *_), score, feature in zip(jobs, scores, features, strict=True):
+            rows[name].append({
+                "file": item.files[name].name, "pair": item.name, "person": item.person, "cloth": item.cloth,
+                "paired": item.paired, "lpips_source": score["lpips"], "ssim_source": score["ssim"],
+                **{f"{metric}_{region}": score[f"{metric}_{region}"] for metric in ("lpips", "ssim")
+                   for region in ("inside_mask", "outside_mask")},
+                "features": feature})
+        bar.update(len(jobs))
     return rows
 
 
-def _summarise(rows: list[dict[str, Any]], reference: np.ndarray | None, matching: Matching) -> dict[str, Any]:
-    from tryon.metrics import DistributionScores
+def _mean(rows: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in rows if r.get(key) is not None]
+    return float(np.mean(values)) if values else None
 
-    def mean(key: str, only_paired: bool = False) -> float | None:
-        values = [r[key] for r in rows if r.get(key) is not None and (r["paired"] or not only_paired)]
-        return float(np.mean(values)) if values else None
 
-    paired_rows = [r for r in rows if r["paired"]]
-    summary: dict[str, Any] = {
-        "n": len(rows), "n_paired": len(paired_rows),
-        "lpips_paired": mean("lpips_source", True) if paired_rows else None,
-        "ssim_paired": mean("ssim_source", True) if paired_rows else None,
-        "lpips_source": mean("lpips_source"), "ssim_source": mean("ssim_source"),
-        "lpips_outside_mask": mean("lpips_outside_mask"),
-        "missing": matching.missing, "extra": matching.extra,
-    }
-    features = [r.pop("features") for r in rows]
-    if reference is not None and rows:
+def _summarise(rows: list[dict[str, Any]], features: np.ndarray | None, reference: np.ndarray | None,
+               matching: Matching, cost: dict[str, Any]) -> dict[str, Any]:
+    """One backend's summary. The source photo is the ground truth of a paired result, so paired rows give
+    `lpips_paired` / `ssim_paired` and only unpaired rows give `lpips_source` / `ssim_source` (no number twice).
+    Inside the try-on region only a ground truth says what is right, so the inside-region scores use paired
+    rows; outside it every result should keep the source photo, so the outside-region scores use all rows."""
+    from tryon.intervals import mean_interval
+    from tryon.metrics import SMALL_N, DistributionScores
+
+    paired = [r for r in rows if r["paired"]]
+    unpaired = [r for r in rows if not r["paired"]]
+    summary: dict[str, Any] = {"n": len(rows), "n_paired": len(paired)}
+    for metric, key in (("lpips_paired", "lpips_source"), ("ssim_paired", "ssim_source")):
+        values = [r[key] for r in paired if r.get(key) is not None]
+        summary[metric] = float(np.mean(values)) if values else None
+        stats = mean_interval(values)
+        if stats is not None:
+            summary[f"{metric}_se"], summary[f"{metric}_ci95"] = stats[1], stats[2]
+    summary.update(lpips_source=_mean(unpaired, "lpips_source"), ssim_source=_mean(unpaired, "ssim_source"),
+                   lpips_inside_mask=_mean(paired, "lpips_inside_mask"),
+                   ssim_inside_mask=_mean(paired, "ssim_inside_mask"),
+                   lpips_outside_mask=_mean(rows, "lpips_outside_mask"),
+                   ssim_outside_mask=_mean(rows, "ssim_outside_mask"),
+                   missing=matching.missing, extra=matching.extra, **cost)
+    if reference is not None and features is not None and rows:
         dist = DistributionScores()
         dist.update_features(reference, real=True)
-        dist.update_features(np.stack(features), real=False)
+        dist.update_features(features, real=False)
         summary.update(dist.compute())
-    summary["small_sample"] = len(rows) < 1000
+    summary["small_sample"] = len(rows) < SMALL_N
     summary["images"] = rows
     return summary
 
@@ -240,13 +304,16 @@ def _summarise(rows: list[dict[str, Any]], reference: np.ndarray | None, matchin
 def evaluate(dataset: str | Path, results: dict[str, Path], out: str | Path, pairs_file: str | Path | None = None,
              paired: bool = True, device: str | None = None, progress: bool = True,
              ssim: bool = True) -> dict[str, Any] | None:
-    """Score result folders against a dataset; rank 0 writes metrics.json, metrics.csv and the plots and
-    returns the report (other ranks return None). Missing weights drop only the metrics that need them;
-    `ssim=False` skips SSIM (at 512x384 on CPU it costs about as much as LPIPS)."""
+    """Score result folders against a dataset; rank 0 writes metrics.json, metrics.csv, metrics.html and
+    metrics.png and returns the report (other ranks return None). Missing weights drop only the metrics that
+    need them; `ssim=False` skips SSIM."""
     from tqdm import tqdm
 
+    from tryon.allocator import keep_freed_memory
+    from tryon.comparisons import BackendScores, compare_backends
     from tryon.metrics import InceptionFeatures, PairedScores
 
+    keep_freed_memory()  # thousands of large short-lived tensors: reuse freed memory instead of page-faulting it
     state = process_state()
     device = device or str(state.device)  # under accelerate: this process's GPU
     folder = VitonFolder(dataset)
@@ -268,16 +335,24 @@ def evaluate(dataset: str | Path, results: dict[str, Path], out: str | Path, pai
         reference = np.concatenate(_gather([extractor.of_files(people[state.process_index::state.num_processes])]))
     report: dict[str, Any] = {"dataset": str(folder.root), "protocol": "paired" if paired else "unpaired",
                               "n_reference": 0 if reference is None else len(reference), "notes": notes,
-                              "provenance": folder.provenance(pairs), "backends": {}}
-    for name, results_dir in results.items():
-        matching = match_results(list_images(results_dir), pairs)
-        items = list(zip(matching.files, matching.people, matching.paired, strict=True))
-        mine = items[state.process_index::state.num_processes]
-        with tqdm(total=len(mine), desc=f"eval {name} rank {state.process_index}", disable=not progress) as bar:
-            rows = _gather(_score_shard(folder, results_dir, mine, paired_scores, extractor, bar))
-        if state.is_main_process:
-            report["backends"][name] = _summarise(rows, reference, matching)
+                              "provenance": folder.provenance(pairs), "backends": {}, "comparisons": []}
+    matchings = {name: match_results(list_images(results_dir), pairs) for name, results_dir in results.items()}
+    mine = pair_items(matchings)[state.process_index::state.num_processes]
+    with tqdm(total=sum(len(i.files) for i in mine), desc=f"eval rank {state.process_index}",
+              disable=not progress) as bar:
+        shard = _score_shard(folder, results, mine, paired_scores, extractor, bar)
+    gathered = {name: _gather(shard[name]) for name in results}
     if state.is_main_process:
+        scored = []
+        for name, rows in gathered.items():
+            features = np.stack([r.pop("features") for r in rows]) if extractor is not None and rows else None
+            cost = backend_cost(results[name], [r["file"] for r in rows])
+            report["backends"][name] = {"results_dir": str(results[name]),
+                                        **_summarise(rows, features, reference, matchings[name], cost)}
+            scored.append(BackendScores(name, [r["pair"] for r in rows], features,
+                                        [r["lpips_source"] for r in rows], [r["ssim_source"] for r in rows],
+                                        [r["paired"] for r in rows]))
+        report["comparisons"] = compare_backends(scored, reference)
         write_report(report, Path(out))
     state.wait_for_everyone()
     return report if state.is_main_process else None
@@ -285,15 +360,18 @@ def evaluate(dataset: str | Path, results: dict[str, Path], out: str | Path, pai
 
 def csv_row(name: str, summary: dict[str, Any]) -> dict[str, Any]:
     """One metrics.csv row; empty cells where a metric does not apply or could not be computed."""
-    ci = summary.get("fid_ci95") or [None, None]
-    row = {**{k: summary.get(k) for k in CSV_COLUMNS}, "backend": name, "fid_ci95_low": ci[0],
-           "fid_ci95_high": ci[1], "missing": len(summary.get("missing", [])), "extra": len(summary.get("extra", []))}
+    row = {**{k: summary.get(k) for k in CSV_COLUMNS}, "backend": name, "missing": len(summary.get("missing", [])),
+           "extra": len(summary.get("extra", []))}
+    for metric in INTERVAL_METRICS:
+        row[f"{metric}_ci95_low"], row[f"{metric}_ci95_high"] = summary.get(f"{metric}_ci95") or [None, None]
     return {k: "" if v is None or (isinstance(v, float) and math.isnan(v)) else v for k, v in row.items()}
 
 
 def write_report(report: dict[str, Any], out: Path) -> list[Path]:
-    """metrics.json, metrics.csv and the plots (HTML via plotly, PNG via matplotlib) into `out`."""
-    from tryon.plots import batch_figure, fid_curve_figure, save_batch_png
+    """metrics.json, metrics.csv, metrics.html (one self-contained page: table, comparisons in words, FID-vs-N
+    curve, qualitative grid) and metrics.png (matplotlib) into `out`."""
+    from tryon.plots import save_batch_png
+    from tryon.report_html import report_page
 
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "metrics.json", out / "metrics.csv", out / "metrics.html", out / "metrics.png"]
@@ -303,13 +381,8 @@ def write_report(report: dict[str, Any], out: Path) -> list[Path]:
         writer.writeheader()
         for name, summary in report["backends"].items():
             writer.writerow(csv_row(name, summary))
-    summaries = report["backends"]
-    # One self-contained page (plotly.js embedded once): the results folder is viewable offline.
-    parts = [batch_figure(summaries).to_html(full_html=False, include_plotlyjs=True),
-             fid_curve_figure(summaries).to_html(full_html=False, include_plotlyjs=False)]
-    written[2].write_text(f"<html><head><meta charset='utf-8'><title>metrics</title></head><body>{''.join(parts)}"
-                          "</body></html>")
-    save_batch_png(summaries, written[3])
+    written[2].write_text(report_page(report), encoding="utf-8")
+    save_batch_png(report["backends"], written[3])
     return written
 
 

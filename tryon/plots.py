@@ -2,7 +2,8 @@
 
 Plotly's PNG export needs kaleido plus a Chrome binary, which a Space or CI runner may lack, so PNGs are drawn
 with matplotlib from the same panel data (`batch_panels`) the plotly figures use: one source of numbers,
-two renderers. Every batch bar is labelled with its N, because FID and KID at different N are not comparable.
+two renderers. Every batch bar is labelled with its N, because FID at different N is not comparable, and its
+error bar is the 95 % interval around the estimate (`tryon.intervals`).
 """
 
 from __future__ import annotations
@@ -11,16 +12,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 # (summary key, title); lower is better for all but SSIM.
-BATCH_METRICS = (("fid", "FID ↓"), ("kid_mean", "KID ↓"), ("lpips_paired", "LPIPS paired ↓"),
-                 ("ssim_paired", "SSIM paired ↑"), ("lpips_source", "LPIPS to source ↓"),
-                 ("lpips_outside_mask", "LPIPS outside mask ↓"))
+BATCH_METRICS = (("fid", "FID ↓"), ("kid", "KID ↓"), ("lpips_paired", "LPIPS paired ↓"),
+                 ("ssim_paired", "SSIM paired ↑"), ("lpips_source", "LPIPS to source (unpaired) ↓"),
+                 ("ssim_source", "SSIM to source (unpaired) ↑"), ("lpips_inside_mask", "LPIPS inside region ↓"),
+                 ("ssim_inside_mask", "SSIM inside region ↑"), ("lpips_outside_mask", "LPIPS outside region ↓"),
+                 ("ssim_outside_mask", "SSIM outside region ↑"))
 RESULT_METRICS = (("lpips_source", "LPIPS to person ↓"), ("ssim_source", "SSIM to person ↑"),
-                  ("lpips_outside_mask", "LPIPS outside mask ↓"), ("lpips_gt", "LPIPS to ground truth ↓"),
-                  ("ssim_gt", "SSIM to ground truth ↑"))
+                  ("lpips_outside_mask", "LPIPS outside try-on region ↓"),
+                  ("ssim_outside_mask", "SSIM outside try-on region ↑"),
+                  ("lpips_inside_mask", "LPIPS inside try-on region (vs person)"),
+                  ("ssim_inside_mask", "SSIM inside try-on region (vs person)"),
+                  ("lpips_gt", "LPIPS to ground truth ↓"), ("ssim_gt", "SSIM to ground truth ↑"))
 
 
 @dataclass
@@ -35,11 +43,10 @@ class Panel:
 
 
 def _errors(key: str, summary: dict[str, Any], value: float) -> tuple[float, float]:
-    if key == "fid" and summary.get("fid_ci95"):
-        low, high = summary["fid_ci95"]
+    """Distances from the bar's top to its 95 % interval's ends: the interval is drawn around the estimate."""
+    if summary.get(f"{key}_ci95"):
+        low, high = summary[f"{key}_ci95"]
         return max(value - low, 0.0), max(high - value, 0.0)
-    if key == "kid_mean" and summary.get("kid_std") is not None:
-        return summary["kid_std"], summary["kid_std"]
     return 0.0, 0.0
 
 
@@ -82,21 +89,40 @@ def result_bars(scores: dict[str, dict[str, Any]]) -> go.Figure:
 
 
 def batch_figure(summaries: dict[str, dict[str, Any]]) -> go.Figure:
-    """FID (95% bootstrap interval), KID (± std over subsets), LPIPS and SSIM per backend, labelled with N."""
+    """FID, KID, paired LPIPS and SSIM with their 95 % intervals, and the region scores, per backend, labelled
+    with N."""
     small = [name for name, s in summaries.items() if s.get("small_sample")]
     title = "Batch metrics" + (f" — N < 1000 for {', '.join(small)}: biased, compare at equal N" if small else "")
     return _bar_grid(batch_panels(summaries), title)
 
 
+def _extrapolation(summary: dict[str, Any]) -> tuple[list[float], list[float]] | None:
+    """FID∞'s fitted line fid_inf + slope / n, sampled from the smallest curve size to 100x the largest."""
+    curve = summary.get("fid_curve") or []
+    if summary.get("fid_inf") is None or not curve:
+        return None
+    sizes = [float(v) for v in np.geomspace(curve[0]["n"], 100 * curve[-1]["n"], 30)]
+    return sizes, [summary["fid_inf"] + summary["fid_inf_slope"] / n for n in sizes]
+
+
 def fid_curve_figure(summaries: dict[str, dict[str, Any]]) -> go.Figure:
-    """FID against the number of results it was computed from: the small-N bias made visible."""
+    """FID against the number of results it was computed from (the small-N bias made visible), the fitted
+    line in 1/N and FID∞, the value it extrapolates to at infinite N."""
     fig = go.Figure()
-    for name, summary in summaries.items():
+    colours = plotly.colors.qualitative.Plotly
+    for i, (name, summary) in enumerate(summaries.items()):
+        colour = colours[i % len(colours)]
         curve = summary.get("fid_curve") or []
         errors = {"type": "data", "array": [p["fid_std"] for p in curve]}
         fig.add_trace(go.Scatter(x=[p["n"] for p in curve], y=[p["fid"] for p in curve], name=name,
-                                 mode="lines+markers", error_y=errors))
-    fig.update_layout(title="FID vs N (random subsets of the results)", xaxis_title="N results",
+                                 mode="lines+markers", error_y=errors, line={"color": colour}))
+        line = _extrapolation(summary)
+        if line is not None:
+            fig.add_trace(go.Scatter(x=line[0], y=line[1], mode="lines", name=f"{name}: fit in 1/N",
+                                     line={"color": colour, "dash": "dot"}, showlegend=False))
+            fig.add_hline(y=summary["fid_inf"], line={"color": colour, "dash": "dash", "width": 1},
+                          annotation_text=f"{name} FID∞ {summary['fid_inf']:.2f}", annotation_position="top right")
+    fig.update_layout(title="FID vs N (random subsets of the results); dashed: FID∞", xaxis_title="N results",
                       yaxis_title="FID", xaxis_type="log")
     return fig
 
@@ -123,10 +149,15 @@ def save_batch_png(summaries: dict[str, dict[str, Any]], path: str | Path) -> Pa
     for name, summary in summaries.items():
         curve = summary.get("fid_curve") or []
         if curve:
-            curve_ax.errorbar([p["n"] for p in curve], [p["fid"] for p in curve],
-                              yerr=[p["fid_std"] for p in curve], marker="o", capsize=3, label=name)
+            drawn = curve_ax.errorbar([p["n"] for p in curve], [p["fid"] for p in curve],
+                                      yerr=[p["fid_std"] for p in curve], marker="o", capsize=3, label=name)
+            line = _extrapolation(summary)
+            if line is not None:
+                colour = drawn[0].get_color()
+                curve_ax.plot(*line, linestyle=":", color=colour)
+                curve_ax.axhline(summary["fid_inf"], linestyle="--", linewidth=1, color=colour)
     curve_ax.set_xscale("log")
-    curve_ax.set_title("FID vs N")
+    curve_ax.set_title("FID vs N (dashed: FID∞)")
     curve_ax.set_xlabel("N results")
     if curve_ax.has_data():
         curve_ax.legend(fontsize=8)

@@ -1,4 +1,6 @@
-"""The Batch tab: generate and score N pairs of a dataset per backend; FID/KID/LPIPS/SSIM plots, table, files.
+"""The Batch tab: generate and score N pairs of a dataset per backend, and show what metrics.html shows: the
+table with 95 % intervals and costs, the comparisons in words, the plots with the FID-vs-N curve and FID∞, and
+the qualitative grid; the report files are offered for download.
 
 Only folders under the configured data roots can be chosen (`TRYON_DATA_ROOTS`, separated by the OS path
 separator; the bundled examples by default), so the page can never read an arbitrary path on the server.
@@ -16,8 +18,9 @@ import gradio as gr
 from tryon.backends.base import backend_names
 from tryon.dataset import VitonFolder
 from tryon.errors import InputError
-from tryon.evaluate import CSV_COLUMNS, csv_row, evaluate, infer
+from tryon.evaluate import evaluate, infer
 from tryon.plots import batch_figure, fid_curve_figure
+from tryon.report_html import NOTHING_TO_COMPARE, comparison_lines, grid_html, grid_rows, report_notes, summary_table
 from tryon.ui.common import user_errors
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "assets" / "examples"
@@ -41,7 +44,8 @@ def datasets() -> list[str]:
 
 @user_errors
 def run_batch(dataset: str | None, backends: list[str] | None, pairs: float = 10, paired: bool = True,
-              progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, Any, list[list[Any]], list[str], str]:
+              progress: gr.Progress = gr.Progress(track_tqdm=True)) -> tuple[Any, ...]:
+    """Infer and evaluate; returns (bars, FID curve, table, comparisons, grid, report files, notes)."""
     if not dataset or dataset not in datasets():
         raise InputError("choose a dataset folder from the list")
     if not backends:
@@ -57,11 +61,12 @@ def run_batch(dataset: str | None, backends: list[str] | None, pairs: float = 10
     infer(dataset, backends, work / "results", pairs_file, paired)
     report = evaluate(dataset, {b: work / "results" / b for b in backends}, work / "report", pairs_file, paired)
     assert report is not None  # a single process is rank 0
-    rows = [list(csv_row(name, summary).values()) for name, summary in report["backends"].items()]
-    notes = report["notes"] + [f"{n}: {s['note']}" for n, s in report["backends"].items() if s.get("note")]
-    files = [str(work / "report" / name) for name in ("metrics.csv", "metrics.json")]
-    return (batch_figure(report["backends"]), fid_curve_figure(report["backends"]), rows, files,
-            "\n".join(f"- {n}" for n in notes))
+    headers, rows = summary_table(report)
+    files = [str(work / "report" / name) for name in ("metrics.html", "metrics.csv", "metrics.json", "metrics.png")]
+    words = "\n".join(f"- {line}" for line in comparison_lines(report) or [NOTHING_TO_COMPARE])
+    return (batch_figure(report["backends"]), fid_curve_figure(report["backends"]),
+            {"headers": headers, "data": rows}, words, grid_html(grid_rows(report)), files,
+            "\n".join(f"- {n}" for n in report_notes(report)))
 
 
 def build() -> None:
@@ -76,10 +81,13 @@ def build() -> None:
         pairs = gr.Slider(1, 500, value=4, step=1, label="Number of pairs")
         paired = gr.Checkbox(True, label="Paired protocol (each person with their own garment)")
     run = gr.Button("Run batch", variant="primary", elem_id="run-batch")
-    bars = gr.Plot(label="Metrics per backend (N on each bar, 95 % interval for FID, ±std for KID)")
-    curve = gr.Plot(label="FID against N (the small-sample bias)")
-    table = gr.Dataframe(headers=list(CSV_COLUMNS), label="Results", interactive=False, elem_id="batch-table")
-    files = gr.File(label="metrics.csv / metrics.json", file_count="multiple")
+    table = gr.Dataframe(label="Results: value [95 % interval], costs from infer.json", interactive=False,
+                         elem_id="batch-table")
+    comparisons = gr.Markdown(elem_id="batch-comparisons")
+    bars = gr.Plot(label="Metrics per backend (N on each bar, 95 % intervals around the estimates)")
+    curve = gr.Plot(label="FID against N (the small-sample bias) and FID∞")
+    grid = gr.HTML(elem_id="batch-grid")
+    files = gr.File(label="metrics.html (the whole report, offline) / .csv / .json / .png", file_count="multiple")
     notes = gr.Markdown()
-    run.click(run_batch, [dataset, backends, pairs, paired], [bars, curve, table, files, notes],
+    run.click(run_batch, [dataset, backends, pairs, paired], [bars, curve, table, comparisons, grid, files, notes],
               api_name="batch", concurrency_limit=1)

@@ -214,8 +214,9 @@ def build(default_backends: list[str] | None = None) -> None:
             clear = gr.Button("Clear results", size="sm")
             slider = gr.ImageSlider(label="Before / after", type="numpy", elem_id="slider")
             status = gr.Markdown(elem_id="status")
-            chart = gr.Plot(label="LPIPS / SSIM of each result (against the person photo, and outside the try-on "
-                            "region)", elem_id="result-metrics")
+            chart = gr.Plot(label="LPIPS / SSIM of each result against the person photo: whole image, outside the "
+                            "try-on region (how well face, hands and background are kept) and inside it (how much "
+                            "changed)", elem_id="result-metrics")
             download = gr.File(label="Download results (PNG + run.json)")
             with gr.Accordion("Preprocessing", open=True):
                 previews = gr.Gallery(label="What the backends receive", columns=3, height=220, object_fit="contain",
