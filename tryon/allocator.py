@@ -6,7 +6,7 @@ returns it with `munmap` when freed. Batch scoring allocates and frees tensors o
 3 x 100 eval at 512x384 that was 8 million page faults and 28 s of system time out of 87 s of wall time. With
 the thresholds raised, freed blocks are reused from the heap (about 1.6 s of system time; `benchmarks/
 eval_speed.py`). The cost is that the process keeps its peak memory until it exits, which suits a
-command-line eval; the thresholds are process-wide, so only `evaluate` sets them.
+command-line eval; the thresholds are process-wide, so only the `eval` command sets them (never the app).
 """
 
 from __future__ import annotations

@@ -102,9 +102,13 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    from tryon.allocator import keep_freed_memory
     from tryon.evaluate import CSV_COLUMNS, csv_row, evaluate, expand_results
     from tryon.report_html import comparison_lines, report_notes
 
+    # Thousands of large short-lived tensors: reuse freed memory instead of page-faulting it. Only the eval command
+    # does this (the process exits afterwards); the app must not keep its peak memory for good.
+    keep_freed_memory()
     report = evaluate(args.dataset, expand_results(args.results), args.out, args.pairs, not args.unpaired)
     if report is None:  # not rank 0 of an accelerate launch
         return 0

@@ -309,11 +309,9 @@ def evaluate(dataset: str | Path, results: dict[str, Path], out: str | Path, pai
     need them; `ssim=False` skips SSIM."""
     from tqdm import tqdm
 
-    from tryon.allocator import keep_freed_memory
     from tryon.comparisons import BackendScores, compare_backends
     from tryon.metrics import InceptionFeatures, PairedScores
 
-    keep_freed_memory()  # thousands of large short-lived tensors: reuse freed memory instead of page-faulting it
     state = process_state()
     device = device or str(state.device)  # under accelerate: this process's GPU
     folder = VitonFolder(dataset)
