@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from tryon.errors import InputError
-from tryon.imaging import fit, fit_points, load_image, unfit
+from tryon.imaging import load_image
 
 
 def _png_bytes(image: Image.Image) -> bytes:
@@ -78,19 +78,6 @@ def test_exif_orientation_is_applied():
     buf = io.BytesIO()
     image.save(buf, format="JPEG", exif=exif)
     assert load_image(buf.getvalue()).shape == (40, 20, 3)
-
-
-def test_fit_and_unfit_round_trip():
-    rng = np.random.RandomState(0)
-    image = rng.randint(0, 255, (300, 200, 3)).astype(np.uint8)
-    framed, placement = fit(image, (512, 384))
-    assert framed.shape == (512, 384, 3)
-    back = unfit(framed, placement)
-    assert back.shape == image.shape
-    assert np.abs(back.astype(int) - image).mean() < 40  # resampled twice, same content
-    points = fit_points(np.array([[100, 150, 1], [0, 0, 0]], np.float32), placement)
-    assert points[1].tolist() == [0, 0, 0]
-    assert abs(points[0, 0] - (100 * placement.scale + placement.left)) < 1e-4
 
 
 def test_large_image_over_our_limit_is_refused(tmp_path):

@@ -9,7 +9,6 @@ the result back onto the original frame.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -167,47 +166,3 @@ def limit_size(image: np.ndarray, long_side: int = WORK_LONG_SIDE) -> np.ndarray
         return image
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     return np.asarray(Image.fromarray(image).resize(size, Image.LANCZOS))
-
-
-@dataclass(frozen=True)
-class Fit:
-    """How an image was placed in a backend's frame: scale, then padding (top, left) inside (H, W)."""
-
-    scale: float
-    top: int
-    left: int
-    height: int
-    width: int
-    source_size: tuple[int, int]
-
-
-def fit(image: np.ndarray, size: tuple[int, int], fill: int | tuple[int, int, int] = 255,
-        resample: int = Image.BICUBIC) -> tuple[np.ndarray, Fit]:
-    """Resize keeping the aspect ratio so the image fits (H, W), padding the rest with `fill`."""
-    target_h, target_w = size
-    h, w = image.shape[:2]
-    scale = min(target_h / h, target_w / w)
-    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    resized = np.asarray(Image.fromarray(image).resize((new_w, new_h), resample))
-    top, left = (target_h - new_h) // 2, (target_w - new_w) // 2
-    shape = (target_h, target_w) + image.shape[2:]
-    canvas = np.empty(shape, dtype=image.dtype)
-    canvas[...] = fill
-    canvas[top : top + new_h, left : left + new_w] = resized
-    return canvas, Fit(scale, top, left, new_h, new_w, (h, w))
-
-
-def unfit(image: np.ndarray, placement: Fit, resample: int = Image.BICUBIC) -> np.ndarray:
-    """Crop the padding away and resize back to the source size: the inverse of `fit`."""
-    crop = image[placement.top : placement.top + placement.height, placement.left : placement.left + placement.width]
-    h, w = placement.source_size
-    return np.asarray(Image.fromarray(crop).resize((w, h), resample))
-
-
-def fit_points(points: np.ndarray, placement: Fit) -> np.ndarray:
-    """Map (N, >=2) pixel coordinates (x, y, ...) into the fitted frame; missing points (conf 0) stay 0."""
-    out = points.astype(np.float32).copy()
-    present = out[:, 2] > 0 if out.shape[1] > 2 else np.ones(len(out), bool)
-    out[present, 0] = out[present, 0] * placement.scale + placement.left
-    out[present, 1] = out[present, 1] * placement.scale + placement.top
-    return out

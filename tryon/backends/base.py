@@ -144,12 +144,6 @@ _BACKEND_PATHS: dict[str, str] = {
 _instances: dict[str, Backend] = {}
 
 
-def register(name: str, path: str) -> None:
-    """Register a backend class by import path 'module:Class' (used by plugins and tests)."""
-    _BACKEND_PATHS[name] = path
-    _instances.pop(name, None)
-
-
 def backend_names() -> list[str]:
     return list(_BACKEND_PATHS)
 
