@@ -16,7 +16,6 @@ The pickles are read with an unpickler that allows only numpy array reconstructi
 
 from __future__ import annotations
 
-import hashlib
 import io
 import pickle
 import subprocess
@@ -290,15 +289,6 @@ def fetch_metrics(root: Path, source: Path | None) -> dict[str, str]:
             partial.replace(dest)
             provenance[file.name] = origin
     return provenance
-
-
-def state_digest(state: dict[str, torch.Tensor]) -> str:
-    """sha256 over a state dict's keys and tensor bytes: stable across torch.save versions (unlike file bytes)."""
-    digest = hashlib.sha256()
-    for key in sorted(state):
-        digest.update(key.encode())
-        digest.update(state[key].detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 GROUP = WeightGroup(
