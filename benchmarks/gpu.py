@@ -1,14 +1,15 @@
 """Small cards, measured: every backend in every memory mode, `auto` on simulated 3/6/8 GB cards, side by side.
 
     python benchmarks/gpu.py                  # one CUDA GPU, released sizes, random weights (aim: < 8 min on an H100)
-    python benchmarks/gpu.py --dry-run        # CPU, the tests' tiny weights, 1 step, fp32: same code paths
+    python benchmarks/gpu.py --dry-run        # CPU, the tests' tiny weights, 1 step: same code paths and dtypes
     python benchmarks/gpu.py --json out.json  # also write every row
 
 Per image: LaDI-VTON 50 DDIM steps at 512x384, PromptDresser 30 steps at 1024x768 (fine mask, so no parser runs),
 PASTA-GAN++ one forward at 512x320. Time is the backend's `generate` (loading excluded); peak is CUDA's max
 allocated during it, resident weights included (the CUDA context, about 0.5 GB on a real card, is not). A
 simulated card caps this process with `torch.cuda.set_per_process_memory_fraction` and `auto` plans for the cap.
-"estimate" is the backend's memory profile for the mode that ran: what `auto` plans with. Side by side runs the
+"estimate" is the backend's memory profile for the mode that ran: what `auto` plans with. Each half-precision row
+notes how far its image is from the fp32 one (max and mean |difference| in 8-bit levels). Side by side runs the
 three through the app's runner (`run_backends`, which unloads other backends only when the next one needs the
 room), first from cold and then again, against the sum of the three alone in the same modes.
 
@@ -26,10 +27,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from random_models import BACKENDS, real_backends, synthetic_sample, tiny_backends
 
-from tryon.backends.base import Backend, RunOptions, run_backends, run_one, set_backend
+from tryon.backends.base import Backend, run_backends, run_one, set_backend
 from tryon.runtime import (
     MemoryProfile,
     Runtime,
@@ -39,7 +41,7 @@ from tryon.runtime import (
 )
 from tryon.sample import TryOnResult, TryOnSample
 
-MODES = (("fp32", "none"), ("fp16", "none"), ("fp16", "model"), ("fp16", "sequential"))
+MODES = (("fp32", "none"), ("fp16", "none"), ("bf16", "none"), ("fp16", "model"), ("fp16", "sequential"))
 CARDS_GB = (3, 6, 8)
 STEPS = {"ladi-vton": 50, "prompt-dresser": 30}
 GB = 2**30
@@ -58,25 +60,40 @@ class Row:
 
 
 class Bench:
-    """Runs and records. On a CPU (`--dry-run`) every mode computes in fp32 (CPU half kernels are slow and this run
-    only checks the code paths), and the card sections plan with the released sizes' profiles and run the tiny
-    models in the planned mode, since a CPU cannot simulate a card."""
+    """Runs and records. On a CPU (`--dry-run`) every mode computes in its own dtype too (fp16 and bf16 kernels run
+    on a CPU, slowly, which tiny models make affordable), and the card sections plan with the released sizes'
+    profiles and run the tiny models in the planned mode, since a CPU cannot simulate a card."""
 
     def __init__(self, backends: dict[str, Backend], profiles: dict[str, MemoryProfile], sample: TryOnSample,
                  device: str, steps: dict[str, int]) -> None:
         self.backends, self.profiles, self.sample, self.device, self.steps = backends, profiles, sample, device, steps
         self.cuda = device.startswith("cuda")
-        self.half = "fp16" if self.cuda else "fp32"
+        self.half = "fp16"
         self.rows: list[Row] = []
+        self.fp32_images: dict[str, np.ndarray] = {}
         for name, backend in backends.items():
             set_backend(name, backend)  # the runner of side-by-side runs finds these instances
 
-    def options(self, name: str) -> RunOptions:
-        options = self.backends[name].default_options()
-        options.steps = self.steps.get(name)
-        if name == "prompt-dresser":
-            options.extra = {**options.extra, "mask_mode": "fine"}
-        return options
+    def options(self, name: str) -> dict[str, object]:
+        """What the benchmark sets for one backend (the fine mask: no parser runs)."""
+        return {"mask_mode": "fine", **({"steps": self.steps[name]} if name in self.steps else {})}
+
+    def shared_options(self) -> dict[str, object]:
+        """One set for the side-by-side run: the steps only where they are the same for every backend."""
+        chosen: dict[str, object] = {"mask_mode": "fine"}
+        if len(set(self.steps.values())) == 1:
+            chosen["steps"] = next(iter(self.steps.values()))
+        return chosen
+
+    def precision_note(self, result: TryOnResult, dtype: str) -> str:
+        """How far a half-precision image is from the fp32 one of the same backend."""
+        reference = self.fp32_images.get(result.backend)
+        if not result.ok or reference is None:
+            return ""
+        if dtype == "fp32":
+            return ""
+        diff = np.abs(result.image.astype(np.int16) - reference.astype(np.int16))  # type: ignore[union-attr]
+        return f"vs fp32: max {diff.max()}, mean {diff.mean():.2f} levels"
 
     def unload_all(self) -> None:
         for backend in self.backends.values():
@@ -101,9 +118,7 @@ class Bench:
     def warm_up(self) -> None:
         """One short run each (CUDA kernels load, cuDNN picks algorithms) so the first timed mode is not penalised."""
         for name, backend in self.backends.items():
-            options = self.options(name)
-            options.steps = 1 if options.steps else None
-            run_one(backend, self.sample, options, Runtime(self.device, self.half))
+            run_one(backend, self.sample, {**self.options(name), "steps": 1}, Runtime(self.device, self.half))
         self.unload_all()
 
     # -- sections ------------------------------------------------------------------------------------------------
@@ -115,8 +130,10 @@ class Bench:
                                          "n/a: one module, nothing to offload"))
                     continue
                 self.unload_all()
-                runtime = Runtime(self.device, dtype if dtype == "fp32" else self.half, offload)  # type: ignore[arg-type]
-                self.record("modes", "full", run_one(backend, self.sample, self.options(name), runtime))
+                result = run_one(backend, self.sample, self.options(name), Runtime(self.device, dtype, offload))
+                if dtype == "fp32" and result.ok:
+                    self.fp32_images[name] = result.image  # type: ignore[assignment]
+                self.record("modes", "full", result, self.precision_note(result, dtype))
             self.unload_all()
 
     def cards(self) -> None:
@@ -155,7 +172,7 @@ class Bench:
         try:
             for index in range(passes):
                 start = time.perf_counter()
-                results = list(run_backends(self.backends, self.sample, self.options,
+                results = list(run_backends(self.backends, self.sample, self.shared_options(),
                                             Runtime(self.device, self.half, "auto")))
                 total = time.perf_counter() - start
                 alone = self.alone(label, results)
@@ -243,7 +260,7 @@ def released_profiles() -> dict[str, MemoryProfile]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dry-run", action="store_true", help="CPU, tiny weights, 1 step, fp32")
+    parser.add_argument("--dry-run", action="store_true", help="CPU, tiny weights, 1 step, every dtype")
     parser.add_argument("--device", help="default: cuda (cpu with --dry-run)")
     parser.add_argument("--sections", default="modes,cards,side-by-side", help="comma-separated subset")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset")

@@ -11,7 +11,7 @@ import time
 
 from random_models import ladi_vton_pipeline, synthetic_sample
 
-from tryon.backends.base import RunOptions
+from tryon.backends.base import RunContext
 from tryon.backends.ladi_vton.backend import COMPONENTS, LadiVtonBackend
 from tryon.runtime import Runtime, measure
 
@@ -35,7 +35,8 @@ def main() -> None:
         backend = LadiVtonBackend(pipeline=pipe)
         backend.load(runtime)
         with measure(runtime.device) as m:
-            image = backend.generate(synthetic_sample(), RunOptions(seed=1234, steps=args.steps))
+            options = backend.options({"steps": args.steps})
+            image = backend.generate(synthetic_sample(), options, RunContext.seeded(options.seed)).image
         backend.unload()
         assert image.shape == (1024, 768, 3)
         print(f"{runtime.device:8} {runtime.dtype:6} {runtime.offload:11} {args.steps:>5} {m.seconds:>8.1f} "

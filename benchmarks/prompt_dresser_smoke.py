@@ -16,7 +16,7 @@ import time
 import torch
 from random_models import prompt_dresser_pipeline, synthetic_sample
 
-from tryon.backends.base import RunOptions, run_one
+from tryon.backends.base import run_one
 from tryon.backends.prompt_dresser.backend import PromptDresserBackend
 from tryon.runtime import DTYPES, Runtime
 
@@ -43,7 +43,7 @@ def main() -> int:
     rows = []
     for mode in modes:
         backend = PromptDresserBackend.from_modules(pipeline, resolution=(args.height, args.width))
-        result = run_one(backend, sample, RunOptions(seed=0, steps=args.steps),
+        result = run_one(backend, sample, {"seed": 0, "steps": args.steps, "mask_mode": "fine"},
                          Runtime(device=args.device, dtype=dtype, offload=mode))  # type: ignore[arg-type]
         rows.append((mode, result))
         backend.unload()  # given modules go back to the CPU without hooks, for the next mode

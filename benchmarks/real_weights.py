@@ -83,10 +83,7 @@ def measure(name: str, steps: int | None) -> Row:
     backend.load(runtime)
     row.load_s = time.perf_counter() - start
     sample = prepare_sample(PERSON, GARMENT, "upper", name="astronaut")
-    options = backend.default_options()
-    if steps is not None:
-        options.steps = steps
-    result = run_one(backend, sample, options, runtime)
+    result = run_one(backend, sample, {"steps": steps}, runtime)
     if result.error:
         row.note, row.failed = f"try-on failed: {result.error}", True
     else:

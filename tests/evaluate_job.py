@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tryon.backends.base import Backend, RunOptions, set_backend
+from tryon.backends.base import Backend, Generated, RunContext, set_backend
+from tryon.options import Options
 from tryon.sample import TryOnSample
 
 
@@ -20,12 +21,12 @@ class ShiftBackend(Backend):
     name = "shift"
     calls = 0
 
-    def generate(self, sample: TryOnSample, options: RunOptions) -> np.ndarray:
+    def generate(self, sample: TryOnSample, options: Options, run: RunContext) -> Generated:
         type(self).calls += 1
         out = sample.person.astype(np.int16)
         region = sample.agnostic_mask if sample.agnostic_mask is not None else np.ones(sample.size, bool)
         out[region] += 60
-        return np.clip(out, 0, 255).astype(np.uint8)
+        return Generated(np.clip(out, 0, 255).astype(np.uint8))
 
 
 class HalfSizeBackend(Backend):
@@ -33,8 +34,8 @@ class HalfSizeBackend(Backend):
 
     name = "half"
 
-    def generate(self, sample: TryOnSample, options: RunOptions) -> np.ndarray:
-        return np.ascontiguousarray(sample.person[::2, ::2])
+    def generate(self, sample: TryOnSample, options: Options, run: RunContext) -> Generated:
+        return Generated(np.ascontiguousarray(sample.person[::2, ::2]))
 
 
 def install() -> None:

@@ -32,11 +32,26 @@ def test_cli_run_prompt_dresser_with_prompt_json_and_dilation(tiny_pd_folder, tm
     assert code == 0
     record = json.loads((out / "run.json").read_text())
     pd = next(r for r in record["results"] if r["backend"] == "prompt-dresser")
-    assert pd["ok"] and pd["options"]["mask_dilation"] == 12 and pd["options"]["mask_mode"] == "dilated"
+    assert pd["ok"] and pd["options"]["mask_dilation"] == 12 and pd["options"]["mask_mode"] == "auto"
+    assert "mask: dilated with n = 12 (auto, since a dilation was set)" in pd["notes"]
     assert pd["options"]["prompt_attributes"]["person"]["gender"] == "woman"
     warp = next(r for r in record["results"] if r["backend"] == "warp")
     assert "mask_dilation" not in warp["options"]  # PromptDresser flags reach PromptDresser only
     assert (out / "prompt-dresser.png").is_file()
+
+
+def test_try_on_tab_progress_names_the_backend_and_its_step(tiny_pd_folder):
+    """A PromptDresser run on a small card takes minutes: the tab says which step it is at."""
+    from tryon.ui import tryon_tab
+
+    base.set_backend("prompt-dresser", PromptDresserBackend.from_pretrained(tiny_pd_folder))
+    seen = []
+    updates = list(tryon_tab.tryon(str(PHOTOS / "person_astronaut.jpg"), str(PHOTOS / "garment_red_tee.jpg"), "upper",
+                                   ["warp", "prompt-dresser"], {"steps": 2},
+                                   progress=lambda fraction, desc="": seen.append((round(fraction, 2), desc))))
+    assert "done" in updates[-1][2]
+    assert (0.75, "PromptDresser step 1/2") in seen and (1.0, "PromptDresser step 2/2") in seen
+    assert seen[0] == (0, "preprocessing") and (0.5, "Warp baseline (TPS, no weights) finished") in seen
 
 
 @pytest.mark.browser
@@ -58,8 +73,8 @@ def test_prompt_dresser_panel_in_the_browser(tiny_pd_folder, tmp_path):
         assert "woman" in prompt.input_value()
         page.get_by_test_id("fine-radio-label").click()
         page.locator("#pd-mask-preview img").wait_for(timeout=60_000)
-        page.get_by_text("Advanced").click()
-        page.get_by_label("Denoising steps (empty = backend default)").fill("2")
+        page.get_by_role("button", name="Advanced").click()
+        page.locator("#opt-steps input").fill("2")
         page.locator("#run").click()
         page.locator("#status").get_by_text("done").wait_for(timeout=120_000)
         assert "prompt-dresser" in page.locator("#status").inner_text()

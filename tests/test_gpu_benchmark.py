@@ -16,20 +16,23 @@ def test_gpu_benchmark_dry_run(tmp_path):
     report = json.loads(out.read_text())
     rows = report["rows"]
     modes = [r for r in rows if r["section"] == "modes"]
-    assert len(modes) == 12  # 3 backends x 4 modes
+    assert len(modes) == 15  # 3 backends x 5 modes
     ran = [r for r in modes if r["seconds"] is not None]
-    assert len(ran) == 10 and all(r["peak_mb"] and r["estimate_mb"] for r in ran)
+    assert len(ran) == 13 and all(r["peak_mb"] and r["estimate_mb"] for r in ran)
     assert {r["mode"] for r in modes if r["backend"] == "pasta-gan++" and r["seconds"] is None} == {
         "fp16 + model offload", "fp16 + sequential offload"}
-    # the offload modes really ran (the runner reports the mode it used)
-    assert {r["mode"] for r in ran if r["backend"] == "ladi-vton"} >= {"cpu fp32 + model offload",
-                                                                       "cpu fp32 + sequential offload"}
+    # the half-precision and offload modes really ran (the runner reports the mode it used) ...
+    assert {r["mode"] for r in ran if r["backend"] == "ladi-vton"} == {
+        "cpu fp32", "cpu fp16", "cpu bf16", "cpu fp16 + model offload", "cpu fp16 + sequential offload"}
+    # ... and each half-precision row says how far it is from the fp32 image
+    half = [r for r in ran if " fp16" in r["mode"] or " bf16" in r["mode"]]
+    assert len(half) == 10 and all(r["note"].startswith("vs fp32: max ") for r in half)
     cards = {(r["card"], r["backend"]): r for r in rows if r["section"] == "cards"}
     assert len(cards) == 9 and all(r["seconds"] is not None for r in cards.values())
     # auto with the released sizes' estimates: LaDI-VTON offloads more on smaller cards, PromptDresser streams
     assert cards["3 GB", "ladi-vton"]["mode"].endswith("sequential offload")
     assert cards["6 GB", "ladi-vton"]["mode"].endswith("model offload")
-    assert cards["8 GB", "ladi-vton"]["mode"] == "cpu fp32"
+    assert cards["8 GB", "ladi-vton"]["mode"] == "cpu fp16"
     assert all(cards[c, "prompt-dresser"]["mode"].endswith("sequential offload") for c in ("3 GB", "6 GB", "8 GB"))
     assert cards["8 GB", "prompt-dresser"]["note"] == "as on the 3 GB card"
     side = [r for r in rows if r["section"] == "side-by-side"]

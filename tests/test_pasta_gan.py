@@ -25,7 +25,7 @@ from tests.tiny_pasta_gan import (
     write_snapshot,
 )
 from tryon import weights
-from tryon.backends.base import RunOptions, backend_names, get_backend, run_one
+from tryon.backends.base import backend_names, get_backend, run_one
 from tryon.backends.pasta_gan import checkpoint, product_photo
 from tryon.backends.pasta_gan.backend import PastaGanBackend
 from tryon.backends.pasta_gan.patches import Subject
@@ -244,8 +244,8 @@ def test_backend_reproduces_the_kit_result_end_to_end(tiny_backend: PastaGanBack
     person, garment = _subject(inputs, "B"), _subject(inputs, "A")
     sample = TryOnSample(person=person["image"], garment=garment["image"], category="upper",
                          keypoints=person["keypoints"].astype(np.float32), parse=person["parse"])
-    extra = {"garment_person": Subject(**garment), "noise_mode": "const", "use_sleeve_mask": True}
-    result = run_one(tiny_backend, sample, RunOptions(extra=extra), Runtime(device="cpu", dtype="fp32"))
+    chosen = {"garment_person": Subject(**garment), "noise_mode": "const", "use_sleeve_mask": True}
+    result = run_one(tiny_backend, sample, chosen, Runtime(device="cpu", dtype="fp32"))
     assert result.error is None, result.error
     expected = load_file(str(KIT / "case_upper_sleeve.safetensors"))["post.final_rgb"].numpy()
     diff = np.abs(result.image.astype(int) - expected)
@@ -259,7 +259,7 @@ def test_backend_with_a_product_photo_says_a_wearer_photo_is_better(tiny_backend
     flat = np.where(np.isin(worn["parse"], (5, 6, 7))[..., None], worn["image"], 255).astype(np.uint8)[40:400]
     sample = TryOnSample(person=person["image"], garment=flat, category="dress",
                          keypoints=person["keypoints"].astype(np.float32), parse=person["parse"])
-    result = run_one(tiny_backend, sample, tiny_backend.default_options(), Runtime(device="cpu", dtype="fp32"))
+    result = run_one(tiny_backend, sample, None, Runtime(device="cpu", dtype="fp32"))
     assert result.error is None, result.error
     assert result.image.shape == (512, 320, 3) and result.image.dtype == np.uint8
     assert any("person wearing the garment" in note for note in result.notes)

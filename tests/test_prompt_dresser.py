@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from tests.tiny_prompt_dresser import KIT, make_tiny_prompt_dresser_folder
 from tryon import weights
-from tryon.backends.base import RunOptions, get_backend, run_one
-from tryon.backends.prompt_dresser import config, masks, options, prompts
-from tryon.backends.prompt_dresser.backend import ModelOffload, PromptDresserBackend
+from tryon.backends.base import RunContext, get_backend, run_one
+from tryon.backends.prompt_dresser import config, masks, prompts
+from tryon.backends.prompt_dresser.backend import PromptDresserBackend
+from tryon.backends.prompt_dresser.options import PromptDresserOptions, attributes_from_json
 from tryon.errors import InputError
 from tryon.golden import check_kit
 from tryon.runtime import Runtime
@@ -142,32 +142,44 @@ def _sample(height: int = 200, width: int = 150, **kw: object) -> TryOnSample:
 
 def test_coarse_mask_covers_the_fine_mask_down_to_the_hips_and_the_preview_marks_it() -> None:
     sample = _sample()
-    fine, coarse = options.sample_masks(sample)
+    fine, coarse = masks.sample_masks(sample)
     assert (coarse >= fine).all() and coarse.sum() > fine.sum()
     assert coarse[165, 75] and coarse[60, 36] and not coarse[185, 75]
-    picture = options.preview(sample, "dilated", 10)
+    picture = PromptDresserOptions(mask_mode="dilated", mask_dilation=10).mask_preview(sample)
     assert picture.shape == sample.person.shape and picture.dtype == np.uint8
     assert (picture[5, 5] == sample.person[5, 5]).all() and (picture[100, 75] != sample.person[100, 75]).any()
 
 
 # -- CLI options -------------------------------------------------------------------------------------------------
-def test_options_from_cli(tmp_path: Path) -> None:
+def test_cli_flags_reach_the_options(tmp_path: Path) -> None:
+    from tryon.cli import build_parser
+    from tryon.options import choices_from_args, options_for
+
     entries = {"p1": {"person": PERSON, "clothing": CLOTHING},
                "c1": {"person": {**PERSON, "sleeve rolling style": "rolled"},
                       "clothing": {**CLOTHING, "material": "wool"}}}
     path = tmp_path / "test_gpt4o.json"
     path.write_text(json.dumps(entries))
-    extra = options.options_from_cli(path, 12, person_stem="p1", cloth_stem="c1")
-    assert extra["mask_mode"] == "dilated" and extra["mask_dilation"] == 12
-    built = prompts.prompts_from_options(extra["prompt_attributes"])
+
+    def parsed(*flags: str) -> PromptDresserOptions:
+        args = build_parser().parse_args(["run", "--person", "x/p1.jpg", "--garment", "y/c1.jpg", "--out", "o",
+                                          "--backends", "prompt-dresser", *flags])
+        return options_for(PromptDresserOptions, choices_from_args(args, [PromptDresserOptions], args.person,
+                                                                   args.garment))
+
+    chosen = parsed("--prompt-json", str(path), "--mask-mode", "dilated", "--mask-dilation", "12")
+    assert chosen.mask_mode == "dilated" and chosen.mask_dilation == 12
+    built = prompts.prompts_from_options(chosen.prompt_attributes)
     assert "(wool)" in built.full and "rolled, tucked in" in built.full
     single = tmp_path / "one.json"
     single.write_text(json.dumps({"person": PERSON, "clothing": CLOTHING}))
-    assert options.options_from_cli(single)["prompt_attributes"]["person"] == PERSON
-    with pytest.raises(InputError):
-        options.options_from_cli(None, 300)
-    with pytest.raises(InputError):
-        options.options_from_cli(None, None, mask_mode="coarse")
+    assert attributes_from_json(single)["person"] == PERSON
+    with pytest.raises(InputError, match=r"mask_dilation \(--mask-dilation\) must be in \[0, 200\], got 300"):
+        parsed("--mask-dilation", "300")
+    with pytest.raises(SystemExit):  # argparse refuses a mode that is not a choice
+        parsed("--mask-mode", "coarse")
+    with pytest.raises(InputError, match="not one of"):
+        options_for(PromptDresserOptions, {"mask_mode": "coarse"})
 
 
 # -- weights -----------------------------------------------------------------------------------------------------
@@ -204,33 +216,40 @@ def test_backend_is_registered_and_reports_missing_weights(tmp_path: Path) -> No
 def test_backend_runs_end_to_end_deterministically(tiny_backend: PromptDresserBackend) -> None:
     assert tiny_backend.status().ready
     sample = _sample()
-    first = run_one(tiny_backend, sample, RunOptions(seed=3, steps=2), Runtime())
+    first = run_one(tiny_backend, sample, {"seed": 3, "steps": 2}, Runtime())
     assert first.ok, first.error
     assert first.image.shape == (200, 150, 3) and first.image.dtype == np.uint8
-    again = run_one(tiny_backend, sample, RunOptions(seed=3, steps=2), Runtime())
+    again = run_one(tiny_backend, sample, {"seed": 3, "steps": 2}, Runtime())
     assert (again.image == first.image).all()
-    other_prompt = run_one(tiny_backend, sample, RunOptions(seed=3, steps=2, extra={"full_prompt": "a man in red"}),
-                           Runtime())
+    other_prompt = run_one(tiny_backend, sample, {"seed": 3, "steps": 2, "full_prompt": "a man in red"}, Runtime())
     assert (other_prompt.image != first.image).any()
-    other_seed = run_one(tiny_backend, sample, RunOptions(seed=4, steps=2), Runtime())
+    other_seed = run_one(tiny_backend, sample, {"seed": 4, "steps": 2}, Runtime())
     assert (other_seed.image != first.image).any()
 
 
 def test_dataset_attributes_and_dilated_mask_reach_the_run(tiny_backend: PromptDresserBackend) -> None:
     plain = _sample()
     attributed = _sample(prompts={"person": PERSON, "clothing": CLOTHING})
-    text = tiny_backend.prompts_for(attributed, RunOptions())
+    text = tiny_backend.prompts_for(attributed, PromptDresserOptions())
     assert text.full.startswith("a slim woman")
-    base = run_one(tiny_backend, plain, RunOptions(seed=1, steps=2), Runtime()).image
-    dilated = run_one(tiny_backend, plain, RunOptions(seed=1, steps=2, extra={"mask_dilation": 40}), Runtime())
-    assert dilated.ok and (dilated.image != base).any()
+    base = run_one(tiny_backend, plain, {"seed": 1, "steps": 2}, Runtime())
+    assert base.options["mask_mode"] == "auto" and any("mask: fine (auto)" in n for n in base.notes)
+    dilated = run_one(tiny_backend, plain, {"seed": 1, "steps": 2, "mask_mode": "dilated", "mask_dilation": 40},
+                      Runtime())
+    assert dilated.ok and (dilated.image != base.image).any()
+    implied = run_one(tiny_backend, plain, {"seed": 1, "steps": 2, "mask_dilation": 40}, Runtime())
+    assert (implied.image == dilated.image).all() and any("auto, since a dilation" in n for n in implied.notes)
+    ignored = run_one(tiny_backend, plain, {"seed": 1, "steps": 2, "mask_mode": "fine", "mask_dilation": 40},
+                      Runtime())
+    assert (ignored.image == base.image).all() and any("dilation 40 ignored" in n for n in ignored.notes)
 
 
-def test_prompt_aware_mode_needs_a_parser_and_uses_it(tiny_backend: PromptDresserBackend) -> None:
+def test_prompt_aware_mode_needs_a_parser_and_uses_the_injected_one(tiny_backend: PromptDresserBackend,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parser comes from the estimators (the runner's `atr_parser` tool), so one ONNX session is shared."""
     sample = _sample()
-    refused = run_one(tiny_backend, sample, RunOptions(seed=1, steps=2, extra={"mask_mode": "prompt-aware"}))
+    refused = run_one(tiny_backend, sample, {"seed": 1, "steps": 2, "mask_mode": "prompt-aware"})
     assert not refused.ok and "parser" in refused.error
-    assert tiny_backend.mask_modes() == ("fine", "dilated")
     calls = []
 
     def parser(image: np.ndarray) -> np.ndarray:
@@ -239,15 +258,11 @@ def test_prompt_aware_mode_needs_a_parser_and_uses_it(tiny_backend: PromptDresse
         labels[100:400, 50:330] = 4
         return labels
 
-    tiny_backend.parser = parser
-    assert "prompt-aware" in tiny_backend.mask_modes()
-    try:
-        aware = run_one(tiny_backend, sample, RunOptions(seed=1, steps=2, extra={"mask_mode": "prompt-aware"}))
-    finally:
-        tiny_backend.parser = None
-    fine = run_one(tiny_backend, sample, RunOptions(seed=1, steps=2))
+    monkeypatch.setattr("tryon.preprocess.atr_parser", lambda: parser)
+    aware = run_one(tiny_backend, sample, {"seed": 1, "steps": 2})  # "auto" now finds the parser
     assert aware.ok, aware.error
-    assert calls == [(512, 384, 3)]
+    assert calls == [(512, 384, 3)] and not aware.notes
+    fine = run_one(tiny_backend, sample, {"seed": 1, "steps": 2, "mask_mode": "fine"})
     assert (aware.image != fine.image).any()
 
 
@@ -258,28 +273,10 @@ def test_prompts_are_cleaned_like_the_official_slow_tokenizer(tiny_backend: Prom
     assert (curly[0] == plain[0]).all() and (curly[1] == plain[1]).all()
 
 
-def test_model_offload_moves_modules_in_turns_without_changing_the_result(tiny_backend: PromptDresserBackend) -> None:
-    sample = _sample()
-    tiny_backend.load(Runtime())
-    reference = tiny_backend.generate(sample, RunOptions(seed=5, steps=2))
-    offload = ModelOffload(torch.device("cpu"))
-    tiny_backend.pipeline.on_device = offload
-    try:
-        offloaded = tiny_backend.generate(sample, RunOptions(seed=5, steps=2))
-    finally:
-        tiny_backend.load(Runtime())  # placement is reset by every load
-    assert offload.resident is tiny_backend.pipeline.vae  # the decoder was the last module used
-    assert (offloaded == reference).all()
-
-
 def test_prompt_aware_mask_without_a_parser_names_the_preprocess_weights(tiny_backend: PromptDresserBackend) -> None:
     """The parser belongs to the `preprocess` group: the error must send the user there, not to prompt-dresser."""
-    parser, tiny_backend.parser = tiny_backend.parser, None
-    try:
-        tiny_backend.load(Runtime(device="cpu"))
-        sample = TryOnSample(person=np.zeros((128, 96, 3), np.uint8), garment=np.zeros((128, 96, 3), np.uint8),
-                             agnostic_mask=np.ones((128, 96), bool))
-        with pytest.raises(InputError, match="weights fetch preprocess"):
-            tiny_backend.generate(sample, RunOptions(steps=1, extra={"mask_mode": "prompt-aware"}))
-    finally:
-        tiny_backend.parser = parser
+    tiny_backend.load(Runtime(device="cpu"))
+    sample = TryOnSample(person=np.zeros((128, 96, 3), np.uint8), garment=np.zeros((128, 96, 3), np.uint8),
+                         agnostic_mask=np.ones((128, 96), bool))
+    with pytest.raises(InputError, match="weights fetch preprocess"):
+        tiny_backend.generate(sample, PromptDresserOptions(steps=1, mask_mode="prompt-aware"), RunContext.seeded(0))

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from tryon.backends.base import Backend, RunOptions, run_one
+from tryon.backends.base import Backend, Generated, run_one
 from tryon.runtime import MemoryProfile, Runtime, choose_mode, next_frugal, resolve
 from tryon.sample import TryOnSample
 
@@ -64,10 +64,10 @@ class _Greedy(Backend):
         self.loads.append(runtime)
         super().load(runtime)
 
-    def generate(self, sample, options):
+    def generate(self, sample, options, run):
         if self.runtime.offload == "none":
             raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-        return sample.person
+        return Generated(sample.person)
 
 
 def _sample():
@@ -76,7 +76,7 @@ def _sample():
 
 def test_out_of_memory_retries_once_in_next_mode():
     backend = _Greedy()
-    result = run_one(backend, _sample(), RunOptions(), Runtime(device="cpu", dtype="fp16"))
+    result = run_one(backend, _sample(), None, Runtime(device="cpu", dtype="fp16"))
     assert result.ok
     assert [(r.dtype, r.offload) for r in backend.loads] == [("fp16", "none"), ("fp16", "model")]
     assert result.options["mode"] == "cpu fp16 + model offload"
@@ -85,8 +85,8 @@ def test_out_of_memory_retries_once_in_next_mode():
 
 def test_out_of_memory_twice_is_reported_not_raised():
     backend = _Greedy()
-    backend.generate = lambda sample, options: (_ for _ in ()).throw(torch.cuda.OutOfMemoryError("out of memory"))
-    result = run_one(backend, _sample(), RunOptions(), Runtime(device="cpu", dtype="fp16"))
+    backend.generate = lambda sample, options, run: (_ for _ in ()).throw(torch.cuda.OutOfMemoryError("out of memory"))
+    result = run_one(backend, _sample(), None, Runtime(device="cpu", dtype="fp16"))
     assert not result.ok and "OutOfMemoryError" in result.error
     assert len(backend.loads) == 2  # one retry only
 
@@ -139,8 +139,8 @@ class _Planned(Backend):
         self.loads.append(runtime)
         super().load(runtime)
 
-    def generate(self, sample, options):
-        return sample.person
+    def generate(self, sample, options, run):
+        return Generated(sample.person)
 
 
 def test_a_loaded_backend_keeps_its_plan_for_the_same_request(monkeypatch):
@@ -148,13 +148,13 @@ def test_a_loaded_backend_keeps_its_plan_for_the_same_request(monkeypatch):
     free = {"bytes": 5 * GB}
     monkeypatch.setattr("tryon.runtime.free_gpu_bytes", lambda device="cuda": free["bytes"])
     request = Runtime(device="cuda", dtype="fp16", offload="auto")
-    first = run_one(backend, _sample(), RunOptions(), request)
+    first = run_one(backend, _sample(), None, request)
     assert first.options["mode"] == "cuda fp16"
     free["bytes"] = 2 * GB  # its own weights now hold memory: a new plan would wrongly offload
-    second = run_one(backend, _sample(), RunOptions(), request)
+    second = run_one(backend, _sample(), None, request)
     assert second.options["mode"] == "cuda fp16" and len(backend.loads) == 1
     free["bytes"] = 3 * GB
-    third = run_one(backend, _sample(), RunOptions(), request.with_(dtype="fp32"))  # a new request: planned again
+    third = run_one(backend, _sample(), None, request.with_(dtype="fp32"))  # a new request: planned again
     assert third.options["mode"] == "cuda fp16 + model offload" and len(backend.loads) == 2
 
 
@@ -219,3 +219,18 @@ def test_settings_tab_shows_the_mode_auto_picks_and_its_estimate(monkeypatch):
     assert rows["prompt-dresser"][3] == "cuda fp16 + sequential offload"
     assert float(rows["prompt-dresser"][4].split()[0]) < 3
     assert rows["pasta-gan++"][3] == "cuda fp16"
+
+
+def test_reading_the_default_runtime_caps_nothing(monkeypatch):
+    """Only the app's and the CLI's start apply TRYON_GPU_MEMORY_GB; asking for the default runtime is a pure read."""
+    import tryon.runtime as rt
+
+    calls = []
+    monkeypatch.setenv("TRYON_GPU_MEMORY_GB", "6")
+    monkeypatch.setattr(rt, "limit_gpu_memory", lambda gb, device="cuda": calls.append((gb, device)))
+    monkeypatch.setattr(rt, "_index", lambda device: 0)
+    monkeypatch.setattr(rt.torch.cuda, "is_available", lambda: True)
+    monkeypatch.setenv("TRYON_DEVICE", "cuda")
+    assert rt.default_runtime() == Runtime(device="cuda", dtype="fp16", offload="auto") and calls == []
+    rt.cap_gpu_memory_from_env()
+    assert calls == [(6.0, "cuda")]

@@ -6,12 +6,23 @@ import cv2
 import numpy as np
 import pytest
 
-from tryon.backends.base import RunOptions, run_one
-from tryon.backends.warp import WarpBackend
+from tryon.backends.base import Generated, RunContext, run_one, tools_for
+from tryon.backends.warp.backend import WarpBackend
+from tryon.backends.warp.options import WarpOptions
 from tryon.backends.warp.tps import ThinPlateSpline, warp_image
 from tryon.errors import InputError
 from tryon.preprocess.masks import garment_mask
 from tryon.sample import COCO18_NAMES, TryOnSample
+
+
+def _run(sample: TryOnSample, seed: int = 0) -> Generated:
+    """The backend called directly (errors raised), with the tools the runner would hand it."""
+    backend = WarpBackend()
+    return backend.generate(sample, WarpOptions(seed=seed), RunContext.seeded(seed, tools=tools_for(backend)))
+
+
+def _warp(sample: TryOnSample, seed: int = 0) -> np.ndarray:
+    return _run(sample, seed).image
 
 SKIN = (224, 172, 140)
 OLD_SHIRT = (40, 120, 40)  # green: must disappear from the torso
@@ -108,7 +119,7 @@ def _torso_box(sample: TryOnSample) -> tuple[slice, slice]:
 
 def test_upper_garment_replaces_the_shirt_on_the_torso() -> None:
     sample = _full_body()
-    out = WarpBackend()(sample)
+    out = _warp(sample)
     assert out.shape == sample.person.shape and out.dtype == np.uint8
     torso = out[_torso_box(sample)]
     assert _is_colour(torso, NEW_GARMENT).mean() > 0.9
@@ -118,7 +129,7 @@ def test_upper_garment_replaces_the_shirt_on_the_torso() -> None:
 
 def test_pixels_outside_the_agnostic_mask_are_kept_exactly() -> None:
     sample = _full_body()
-    out = WarpBackend()(sample)
+    out = _warp(sample)
     outside = ~sample.agnostic_mask
     assert np.array_equal(out[outside], sample.person[outside])
     assert not np.array_equal(out[sample.agnostic_mask], sample.person[sample.agnostic_mask])
@@ -126,7 +137,7 @@ def test_pixels_outside_the_agnostic_mask_are_kept_exactly() -> None:
 
 def test_arms_and_face_stay_in_front() -> None:
     sample = _full_body()
-    out = WarpBackend()(sample)
+    out = _warp(sample)
     keep = np.isin(sample.parse, (13, 14, 15))
     assert np.array_equal(out[keep], sample.person[keep])
 
@@ -139,11 +150,11 @@ def test_portrait_without_hips_still_works_and_says_what_it_assumed() -> None:
     keypoints = _kp({"nose": (200, 130), "neck": (200, 225), "r_shoulder": (130, 235), "l_shoulder": (270, 235)})
     keypoints[COCO18_NAMES.index("r_hip"), 2] = 0.05  # detected with too little confidence to trust
     sample = TryOnSample(person=person, garment=_tshirt(), keypoints=keypoints)
-    backend = WarpBackend()
-    out = backend(sample)
+    generated = _run(sample)
+    out = generated.image
     assert out.shape == person.shape
     assert _is_colour(out[260:380, 170:230], NEW_GARMENT).mean() > 0.9
-    assert any("hips" in note and "extrapolated" in note for note in backend.last_notes)
+    assert any("hips" in note and "extrapolated" in note for note in generated.notes)
     assert np.array_equal(out[:60], person[:60])  # far above the garment nothing changes
 
 
@@ -155,7 +166,7 @@ def test_lower_and_dress_cover_their_body_part(category: str, garment, box: tupl
     sample.category = category
     sample.garment = garment()
     sample.agnostic_mask = None  # derive the region from the parse
-    out = WarpBackend()(sample)
+    out = _warp(sample)
     h, w = sample.size
     ys = slice(round(box[0] * h), round(box[1] * h))
     xs = slice(round(0.4 * w), round(0.6 * w))
@@ -166,10 +177,9 @@ def test_lower_and_dress_cover_their_body_part(category: str, garment, box: tupl
 
 def test_deterministic_and_seed_independent() -> None:
     sample = _full_body()
-    backend = WarpBackend()
-    first = backend(sample, RunOptions(seed=1))
-    assert np.array_equal(first, backend(sample, RunOptions(seed=1)))
-    assert np.array_equal(first, WarpBackend()(sample, RunOptions(seed=12345)))
+    first = _warp(sample, seed=1)
+    assert np.array_equal(first, _warp(sample, seed=1))
+    assert np.array_equal(first, _warp(sample, seed=12345))
 
 
 def test_garment_photo_without_plain_background_is_a_clear_input_error() -> None:
@@ -177,7 +187,7 @@ def test_garment_photo_without_plain_background_is_a_clear_input_error() -> None
     rng = np.random.default_rng(0)
     sample.garment = rng.integers(0, 256, sample.garment.shape, dtype=np.uint8)
     with pytest.raises(InputError, match="separable background") as info:
-        WarpBackend()(sample)
+        _warp(sample)
     assert "\n" not in str(info.value)
 
 
@@ -185,13 +195,13 @@ def test_given_garment_mask_must_match_the_photo() -> None:
     sample = _full_body()
     sample.garment_mask = np.ones((10, 10), bool)
     with pytest.raises(InputError, match="garment mask"):
-        WarpBackend()(sample)
+        _warp(sample)
 
 
 def test_runner_reports_time_seed_and_notes_at_full_resolution() -> None:
     sample = _full_body(1024, 768)
     sample.keypoints[[COCO18_NAMES.index("r_elbow"), COCO18_NAMES.index("l_elbow")], 2] = 0.0
-    result = run_one(WarpBackend(), sample, RunOptions(seed=7))
+    result = run_one(WarpBackend(), sample, {"seed": 7})
     assert result.ok, result.error
     assert result.image.shape == (1024, 768, 3)
     assert result.seed == 7
@@ -216,7 +226,7 @@ def test_keypoints_without_shoulders_or_hips_are_a_clear_input_error() -> None:
     sample.keypoints[:, 2] = 0.0
     sample.keypoints[COCO18_NAMES.index("nose"), 2] = 0.9
     with pytest.raises(InputError, match="keypoints"):
-        WarpBackend()(sample)
+        _warp(sample)
 
 
 def test_a_bottom_goes_behind_the_top() -> None:
@@ -224,7 +234,7 @@ def test_a_bottom_goes_behind_the_top() -> None:
     sample.category = "lower"
     sample.garment = _trousers()
     sample.agnostic_mask = None
-    out = WarpBackend()(sample)
+    out = _warp(sample)
     shirt = sample.parse == 5
     assert np.array_equal(out[shirt], sample.person[shirt])
     assert _is_colour(out, OLD_PANTS)[sample.parse == 9].mean() < 0.05

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from tryon.backends import base
-from tryon.backends.base import Backend, run_backends
+from tryon.backends.base import Backend, Generated, run_backends
 from tryon.cli import main
 from tryon.sample import TryOnSample
 
@@ -17,14 +17,14 @@ class Invert(Backend):
     name = "invert"
     label = "Invert"
 
-    def generate(self, sample, options):
-        return 255 - sample.person
+    def generate(self, sample, options, run):
+        return Generated(255 - sample.person)
 
 
 class Broken(Backend):
     name = "broken"
 
-    def generate(self, sample, options):
+    def generate(self, sample, options, run):
         raise RuntimeError("boom")
 
 

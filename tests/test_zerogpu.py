@@ -3,6 +3,9 @@
 import sys
 import types
 
+import gradio as gr
+import pytest
+
 from tryon.zerogpu import MAX_DURATION, gpu_duration, on_gpu
 
 
@@ -40,11 +43,14 @@ def test_with_spaces_the_function_is_wrapped(monkeypatch):
     fake.__spec__ = types.SimpleNamespace(name="spaces")
     monkeypatch.setitem(sys.modules, "spaces", fake)
     monkeypatch.setattr("importlib.util.find_spec", lambda name: fake.__spec__ if name == "spaces" else None)
-    from tryon.ui.tryon_tab import _duration
+    from tryon.options import builtin_classes
+    from tryon.ui.option_controls import shared_controls
+    from tryon.ui.tryon_tab import tryon_endpoint
 
-    def run(person, garment, category, backends, seed, steps):
-        return backends
-
-    wrapped = on_gpu(run, _duration)
-    assert wrapped("p", "g", "upper", ["ladi-vton"], 0, 50) == ["ladi-vton"]
+    endpoint = tryon_endpoint(shared_controls(builtin_classes()))  # the Run button's handler, as the app wires it
+    with pytest.raises(gr.Error, match="upload a person photo"):
+        list(endpoint(None, None, "upper", ["ladi-vton"], steps=50))
     assert calls["duration"] == gpu_duration(["ladi-vton"], 50)
+    with pytest.raises(gr.Error):
+        list(endpoint(None, None, "upper", ["prompt-dresser"]))
+    assert calls["duration"] == gpu_duration(["prompt-dresser"], 30)  # the default steps, from its options class

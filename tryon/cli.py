@@ -9,46 +9,50 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from tryon.backends.base import RunOptions
 from tryon.errors import InputError
+from tryon.options import BUILTIN_NAMES, Options, builtin_classes, choices_from_args, cli_flags, options_class
 
-if TYPE_CHECKING:  # tryon.runtime imports torch: only when a command needs it
+if TYPE_CHECKING:  # tryon.runtime imports torch: only a command that runs a model needs it, not --help
     from tryon.runtime import Runtime
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-PD_FLAGS = ("prompt_json", "mask_dilation", "mask_mode", "full_prompt", "clothing_prompt", "guidance_image",
-            "guidance_text")
+def _classes(args: argparse.Namespace) -> list[type[Options]]:
+    """The options classes of the chosen backends: only their flags are read (every built-in one is offered)."""
+    return [options_class(name) for name in _backends(args)]
 
 
-def _run_options(args: argparse.Namespace, person: str | None = None,
-                 garment: str | None = None) -> Callable[[str], RunOptions]:
-    """Options per backend: the PromptDresser flags (where the command has them) only reach PromptDresser."""
-    pd_extra: dict = {}
-    pd = {flag: getattr(args, flag, None) for flag in PD_FLAGS}
-    if any(v is not None for v in pd.values()):
-        from tryon.backends.prompt_dresser.options import options_from_cli
-
-        pd_extra = options_from_cli(
-            Path(pd["prompt_json"]) if pd["prompt_json"] else None, pd["mask_dilation"], pd["mask_mode"],
-            pd["full_prompt"], pd["clothing_prompt"], pd["guidance_image"], pd["guidance_text"],
-            person_stem=Path(person).stem if person else None, cloth_stem=Path(garment).stem if garment else None,
-        )
-
-    def options(name: str) -> RunOptions:
-        return RunOptions(seed=args.seed, steps=args.steps, guidance=args.guidance,
-                          extra=pd_extra if name == "prompt-dresser" else {})
-
-    return options
+def _backends(args: argparse.Namespace) -> list[str]:
+    return [b.strip() for b in args.backends.split(",") if b.strip()]
 
 
 def _runtime(args: argparse.Namespace) -> Runtime:
     from tryon.runtime import runtime_from_choices
 
     return runtime_from_choices(args.device, args.dtype, args.offload, args.gpu_memory)
+
+
+class StepBars:
+    """One tqdm bar per backend, following its steps (a PromptDresser run on a small card takes minutes)."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if name not in self.bars:
+            self.bars[name] = tqdm(total=total, desc=name, unit="step", leave=False)
+        bar = self.bars[name]
+        bar.total = total
+        bar.update(done - bar.n)
+
+    def close(self, name: str) -> None:
+        if name in self.bars:
+            self.bars.pop(name).close()
 
 
 def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
@@ -62,13 +66,15 @@ def _add_runtime_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from tryon.backends.base import run_backends
     from tryon.preprocess import prepare_sample
-    from tryon.workflow import stream_results, write_run
+    from tryon.workflow import write_run
 
+    choices = choices_from_args(args, _classes(args), args.person, args.garment)
     sample = prepare_sample(args.person, args.garment, args.category, name=Path(args.person).stem)
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    results, runtime = [], _runtime(args)
-    for result in stream_results(sample, backends, _run_options(args, args.person, args.garment), runtime):
+    results, runtime, bars = [], _runtime(args), StepBars()
+    for result in run_backends(_backends(args), sample, choices, runtime, bars):
+        bars.close(result.backend)
         results.append(result)
         mode = result.options.get("mode", "")
         status = f"{result.seconds:.2f} s ({mode})" if result.ok else f"failed: {result.error}"
@@ -94,9 +100,8 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
 def _cmd_infer(args: argparse.Namespace) -> int:
     from tryon.evaluate import infer
 
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    summary = infer(args.dataset, backends, args.out, args.pairs, not args.unpaired, _run_options(args), args.category,
-                    runtime=_runtime(args))
+    summary = infer(args.dataset, _backends(args), args.out, args.pairs, not args.unpaired,
+                    choices_from_args(args, _classes(args)), args.category, runtime=_runtime(args))
     print(f"{summary['generated']} generated, {summary['skipped']} skipped, {len(summary['failed'])} failed")
     return 0 if not summary["failed"] else 1
 
@@ -155,6 +160,20 @@ def _cmd_golden_check(args: argparse.Namespace) -> int:
     return 0 if not failed else 1
 
 
+def _cmd_options(args: argparse.Namespace) -> int:
+    from tryon.options import markdown_table, write_docs_table
+
+    unknown = [name for name in args.backends if name not in BUILTIN_NAMES]
+    if unknown:
+        raise InputError(f"unknown backend {unknown[0]!r}: choose from {', '.join(BUILTIN_NAMES)}")
+    for name in args.backends or BUILTIN_NAMES:
+        if args.write_docs:
+            print(f"{name}: {'updated' if write_docs_table(name) else 'up to date'}")
+        else:
+            print(f"## {name}\n\n{markdown_table(options_class(name))}\n")
+    return 0
+
+
 def _cmd_weights_list(args: argparse.Namespace) -> int:
     from tryon import weights
 
@@ -208,18 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--category", default="upper", help="upper, lower or dress")
     run.add_argument("--backends", default="warp", help="comma-separated backend names")
     run.add_argument("--out", required=True, help="folder for <backend>.png and run.json")
-    run.add_argument("--seed", type=int, default=0)
-    run.add_argument("--steps", type=int, help="denoising steps (diffusion backends)")
-    run.add_argument("--guidance", type=float, help="guidance scale (diffusion backends)")
     _add_runtime_flags(run)
-    pd = run.add_argument_group("PromptDresser")
-    pd.add_argument("--prompt-json", help="attributes: one {person, clothing} entry or a test_gpt4o.json")
-    pd.add_argument("--mask-dilation", type=int, help="n in dilate(fine mask, n) ∩ coarse mask (0-200)")
-    pd.add_argument("--mask-mode", choices=["fine", "dilated", "prompt-aware"])
-    pd.add_argument("--full-prompt", help="free text overriding the rendered full prompt")
-    pd.add_argument("--clothing-prompt", help="free text overriding the rendered clothing prompt")
-    pd.add_argument("--guidance-image", type=float, help="image guidance scale (default 4.5)")
-    pd.add_argument("--guidance-text", type=float, help="text guidance scale (default 7.5)")
+    cli_flags(run, builtin_classes())
     run.set_defaults(handler=_cmd_run)
 
     prepare = sub.add_parser("prepare", help="write one sample into a VITON-HD-style folder")
@@ -239,10 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--out", required=True, help="output folder")
     infer.add_argument("--backends", default="warp", help="comma-separated backend names")
     infer.add_argument("--category", default="upper")
-    infer.add_argument("--seed", type=int, default=0)
-    infer.add_argument("--steps", type=int)
-    infer.add_argument("--guidance", type=float)
     _add_runtime_flags(infer)
+    cli_flags(infer, builtin_classes(), with_files=False)  # the dataset's own test_gpt4o.json gives the prompts
     infer.set_defaults(handler=_cmd_infer)
     evaluate.add_argument("--results", nargs="+", required=True, help="NAME=DIR, DIR, or an infer output folder")
     evaluate.set_defaults(handler=_cmd_eval)
@@ -261,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("kit", help="kit folder (holds kit.json)")
     check.add_argument("--case", action="append", help="only this case (repeatable)")
     check.set_defaults(handler=_cmd_golden_check)
+
+    options = sub.add_parser("options", help="each backend's options: name, flag, default, range, meaning")
+    options.add_argument("backends", nargs="*", metavar="BACKEND", help="default: every built-in backend")
+    options.add_argument("--write-docs", action="store_true", help="rewrite the tables in docs/backends/*.md")
+    options.set_defaults(handler=_cmd_options)
 
     weights = sub.add_parser("weights", help="list, fetch or verify weight files")
     weights_sub = weights.add_subparsers(dest="weights_command", required=True)

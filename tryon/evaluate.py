@@ -1,11 +1,11 @@
 """Batch generation over a dataset's pairs, and scoring of result folders against the dataset.
 
 `infer` runs backends on every pair of a VITON-HD-style folder and writes `OUT/<backend>/<person>__<cloth>.png`
-(resumable: existing outputs are skipped). `evaluate` pairs result files with dataset photos **by name**
-(never by listing order, the seed's bug), reports missing and extra files, and scores both VITON protocols:
-paired (SSIM/LPIPS against the ground-truth photo) and unpaired (FID/KID against the dataset's person photos),
-plus LPIPS/SSIM inside and outside the try-on region, 95 % intervals, FID∞, paired comparisons between the
-backends, and each backend's cost from `infer.json` (docs/evaluation.md explains every number).
+(resumable: existing outputs are skipped). `evaluate` pairs result files with dataset photos **by name** (never by
+listing order, the bug of the coursework this project grew from), reports missing and extra files, and scores both
+VITON protocols: paired (SSIM/LPIPS against the ground-truth photo) and unpaired (FID/KID against the dataset's
+person photos), plus LPIPS/SSIM inside and outside the try-on region, 95 % intervals, FID∞, paired comparisons
+between the backends, and each backend's cost from `infer.json` (docs/evaluation.md explains every number).
 
 Both scale out with Hugging Face accelerate (`accelerate launch -m tryon infer|eval ...`): each process takes
 every k-th pair, rank 0 gathers and writes the summary. A plain `python -m tryon` run is a world of one.
@@ -16,14 +16,14 @@ from __future__ import annotations
 import csv
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from tryon.backends.base import RunOptions, get_backend, run_backends
+from tryon.backends.base import get_backend, run_backends
 from tryon.costs import COST_FIELDS, INFER_LOG, backend_cost, merge_records
 from tryon.dataset import IMAGE_EXTENSIONS, VitonFolder, stem
 from tryon.errors import InputError, WeightsMissing
@@ -63,11 +63,12 @@ def result_name(person: str, cloth: str) -> str:
 
 # -- generation ----------------------------------------------------------------------------------------------
 def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_file: str | Path | None = None,
-          paired: bool = True, options: RunOptions | None = None, category: str = "upper",
+          paired: bool = True, choices: Mapping[str, Any] | None = None, category: str = "upper",
           progress: bool = True, runtime: Runtime | None = None) -> dict[str, Any]:
     """Generate every (pair, backend) result that is not on disk yet; returns (on every rank) the counts.
 
-    Each rank runs on its own accelerate device with `runtime`'s dtype and offload policy."""
+    `choices` is what the user set (each backend merges it over its own defaults). Each rank runs on its own
+    accelerate device with `runtime`'s dtype and offload policy."""
     from tqdm import tqdm
 
     state = process_state()
@@ -90,7 +91,7 @@ def infer(dataset: str | Path, backends: Sequence[str], out: str | Path, pairs_f
         mask_path = out / MASKS_DIR / f"{stem(person)}.png"
         if sample.agnostic_mask is not None and not mask_path.is_file():
             _save_atomic(sample.agnostic_mask, mask_path)
-        for result in run_backends(todo, sample, options, rank_runtime):
+        for result in run_backends(todo, sample, choices, rank_runtime):
             if result.ok:
                 _save_atomic(result.image, out / result.backend / name)
             records.append({"pair": name, **result.to_record(), "runtime": _ran_in(result.backend)})

@@ -5,12 +5,11 @@ value of the same statistic at the same N*: "if this backend produced another N 
 number would average here". For FID that is the expected FID at this N, which is biased upwards against the
 infinite-N value (the FID-vs-N curve and FID∞ address that bias; an interval cannot).
 
-Why the jackknife and not the percentile bootstrap the seed used: a resample with replacement repeats about a
-third of the images, and repeated images shrink the feature covariance, so bootstrap FIDs sit above the
-estimate and the percentile interval can exclude it. Leaving blocks out never duplicates anything; by the
-Efron-Stein inequality the jackknife variance errs on the large side, and `tests/test_intervals.py` checks
-its coverage by simulation.
-"""
+Why the jackknife and not the percentile bootstrap of the coursework this project grew from: a resample with
+replacement repeats about a third of the images, and repeated images shrink the feature covariance, so bootstrap
+FIDs sit above the estimate and the percentile interval can exclude it. Leaving blocks out never duplicates
+anything; by the Efron-Stein inequality the jackknife variance errs on the large side, and `tests/test_intervals.py`
+checks its coverage by simulation. """
 
 from __future__ import annotations
 

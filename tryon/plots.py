@@ -91,8 +91,10 @@ def result_bars(scores: dict[str, dict[str, Any]]) -> go.Figure:
 def batch_figure(summaries: dict[str, dict[str, Any]]) -> go.Figure:
     """FID, KID, paired LPIPS and SSIM with their 95 % intervals, and the region scores, per backend, labelled
     with N."""
+    from tryon.metrics import SMALL_N
+
     small = [name for name, s in summaries.items() if s.get("small_sample")]
-    title = "Batch metrics" + (f" — N < 1000 for {', '.join(small)}: biased, compare at equal N" if small else "")
+    title = "Batch metrics" + (f" — N < {SMALL_N} for {', '.join(small)}: biased, compare at equal N" if small else "")
     return _bar_grid(batch_panels(summaries), title)
 
 

@@ -53,20 +53,26 @@ def default_device() -> str:
 
 def default_runtime(device: str | None = None) -> Runtime:
     """fp16 with the `auto` memory policy on CUDA (fp16 is the official backends' inference precision), fp32 on
-    CPU (fp16 CPU kernels are slow). `TRYON_GPU_MEMORY_GB` caps the GPU memory this process plans for and uses."""
+    CPU (fp16 CPU kernels are slow). Only reads: the memory cap is set by `cap_gpu_memory_from_env`."""
     device = device or default_device()
     if not device.startswith("cuda"):
         return Runtime(device=device, dtype="fp32")
-    cap = os.environ.get("TRYON_GPU_MEMORY_GB")
-    if cap and _index(device) not in _GPU_CAPS:
-        limit_gpu_memory(float(cap), device)
     return Runtime(device=device, dtype="fp16", offload="auto")
+
+
+def cap_gpu_memory_from_env() -> None:
+    """Apply `TRYON_GPU_MEMORY_GB` (a cap on this process's GPU memory) once, where the app or the CLI starts."""
+    cap = os.environ.get("TRYON_GPU_MEMORY_GB")
+    device = default_device()
+    if cap and device.startswith("cuda") and torch.cuda.is_available() and _index(device) not in _GPU_CAPS:
+        limit_gpu_memory(float(cap), device)
 
 
 def runtime_from_choices(device: str | None = None, dtype: str | None = None, offload: str | None = None,
                          gpu_memory_gb: float | None = None) -> Runtime:
     """A runtime from the user's choices (CLI flags), each defaulting as `default_runtime` does."""
     base = default_runtime(device)
+    cap_gpu_memory_from_env()
     if gpu_memory_gb is not None:
         if not base.device.startswith("cuda"):
             raise InputError("--gpu-memory needs a CUDA device")

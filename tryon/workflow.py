@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from tryon import __version__
-from tryon.backends.base import RunOptions, run_backends
 from tryon.imaging import output_folder, save_image
 from tryon.runtime import Runtime, default_runtime
 from tryon.sample import TryOnResult, TryOnSample
@@ -29,16 +27,6 @@ def versions() -> dict[str, str]:
         "tryon": __version__, "python": platform.python_version(), "torch": torch.__version__,
         "diffusers": diffusers.__version__, "transformers": transformers.__version__,
     }
-
-
-def stream_results(
-    sample: TryOnSample,
-    backends: list[str],
-    options: RunOptions | Callable[[str], RunOptions] | None = None,
-    runtime: Runtime | None = None,
-) -> Iterator[TryOnResult]:
-    """Results one by one as each backend finishes (a failing backend yields an error result)."""
-    yield from run_backends(backends, sample, options, runtime or default_runtime())
 
 
 def run_record(sample: TryOnSample, results: list[TryOnResult], runtime: Runtime | None = None) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """The backend contract, the registry, and a runner that isolates, times and streams backends.
 
 A backend is a class registered under a stable name (`warp`, `ladi-vton`, `pasta-gan++`, `prompt-dresser`).
-It says what it needs from a `TryOnSample`, whether its weights are present (`status()`), loads itself for
-a `Runtime`, and maps a sample plus options to an RGB image. The runner adds what every backend needs the
-same way: timing, peak memory, error isolation, and results streamed as each finishes.
+It says what it needs from a `TryOnSample`, which options it takes (its `options_class`), whether its weights are
+present (`status()`), loads itself for a planned `Runtime`, and maps a sample, its options and a `RunContext`
+(generator, progress, tools, trace) to a `Generated` image with notes. The runner adds what every backend needs
+the same way: planning, one retry after running out of memory, timing, peak memory, error isolation, and results
+streamed as each finishes.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from __future__ import annotations
 import importlib
 import logging
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
 from tryon.errors import InputError
+from tryon.options import Options, options_for, register_options
 from tryon.runtime import (
     HEADROOM,
+    Measurement,
     MemoryProfile,
     Runtime,
     candidate_modes,
@@ -32,6 +37,7 @@ from tryon.runtime import (
     resolve,
 )
 from tryon.sample import Category, TryOnResult, TryOnSample
+from tryon.trace import NO_TRACE, Tracer
 
 log = logging.getLogger(__name__)
 
@@ -56,16 +62,38 @@ class Availability:
 
 
 @dataclass
-class RunOptions:
-    """What the user can set per run; `extra` carries backend-specific knobs (prompts, mask dilation...)."""
+class Generated:
+    """What `generate` returns: the image, and what the backend assumed or changed on the way (shown to the user)."""
 
-    seed: int = 0
-    steps: int | None = None
-    guidance: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    image: np.ndarray
+    notes: list[str] = field(default_factory=list)
 
-    def to_record(self) -> dict[str, Any]:
-        return {"seed": self.seed, "steps": self.steps, "guidance": self.guidance, **self.extra}
+
+Progress = Callable[[int, int], None]  # (steps done, steps in all), after each step of a backend's run
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
+
+
+@dataclass
+class RunContext:
+    """What one run hands a backend besides the sample and its options.
+
+    `generator`: the run's only source of randomness (a CPU generator seeded with the options' seed, so a seed gives
+    the same draws on every device). `progress`: called after each step. `tools`: the preprocessing a backend uses
+    mid-run (its `tools` names), injected from the estimators so that sessions are shared. `trace`: records
+    intermediates for the golden checks (off by default).
+    """
+
+    generator: torch.Generator
+    progress: Progress = _no_progress
+    tools: Mapping[str, Any] = field(default_factory=dict)
+    trace: Tracer = NO_TRACE
+
+    @classmethod
+    def seeded(cls, seed: int, **kwargs: Any) -> RunContext:
+        return cls(torch.Generator("cpu").manual_seed(int(seed)), **kwargs)
 
 
 class Backend:
@@ -74,6 +102,8 @@ class Backend:
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = ("person", "garment")
+    tools: ClassVar[tuple[str, ...]] = ()  # mid-run preprocessing, by name in TOOLS
+    options_class: ClassVar[type[Options]] = Options
     resolution: ClassVar[tuple[int, int]] = (512, 384)
     categories: ClassVar[tuple[Category, ...]] = ("upper", "lower", "dress")
     licence: ClassVar[str] = ""
@@ -92,15 +122,15 @@ class Backend:
         return self.runtime is not None
 
     def load(self, runtime: Runtime) -> None:
-        """Build modules for `runtime`. Weight-free backends only remember the runtime."""
-        self.runtime = runtime
+        """Build modules for a concrete `runtime` (planned: no "auto"). Weight-free backends only remember it."""
+        self.runtime = concrete(runtime)
 
     def unload(self) -> None:
         self.runtime = self.requested = None
 
     # -- inference ---------------------------------------------------------------------------------------
-    def generate(self, sample: TryOnSample, options: RunOptions) -> np.ndarray:
-        """Return the try-on result as an HxWx3 uint8 RGB array. Deterministic for a seed on a device."""
+    def generate(self, sample: TryOnSample, options: Options, run: RunContext) -> Generated:
+        """The try-on result as an HxWx3 uint8 RGB array, with notes. Deterministic for a seed on a device."""
         raise NotImplementedError
 
     def memory_profile(self) -> MemoryProfile | None:
@@ -114,8 +144,9 @@ class Backend:
             return resolve(runtime, self.memory_profile())
         return resolve(runtime, None)
 
-    def default_options(self) -> RunOptions:
-        return RunOptions()
+    def options(self, choices: Mapping[str, Any] | None = None) -> Options:
+        """This backend's options: what the user set merged over the defaults, validated."""
+        return options_for(self.options_class, choices)
 
     def check_sample(self, sample: TryOnSample) -> None:
         """Raise an InputError when the sample lacks a field or has a category this backend cannot do."""
@@ -125,23 +156,29 @@ class Backend:
         if sample.category not in self.categories:
             raise InputError(f"{self.name} does not support category {sample.category!r}")
 
-    def __call__(self, sample: TryOnSample, options: RunOptions | None = None) -> np.ndarray:
-        self.check_sample(sample)
-        if not self.loaded:
-            self.load(default_runtime())
-        return self.generate(sample, options or self.default_options())
+
+def concrete(runtime: Runtime) -> Runtime:
+    """`runtime` itself, when it is a plan a backend can load (the runner resolves "auto" before loading)."""
+    if runtime.offload == "auto":
+        raise ValueError("load() takes a planned runtime: resolve offload='auto' with Backend.plan first")
+    return runtime
 
 
 # -- registry ----------------------------------------------------------------------------------------------
 # Backends live in their own packages and are imported on first use, so that importing `tryon` stays light
 # and a backend whose optional dependencies are absent cannot break the others.
 _BACKEND_PATHS: dict[str, str] = {
-    "warp": "tryon.backends.warp:WarpBackend",
+    "warp": "tryon.backends.warp.backend:WarpBackend",
     "ladi-vton": "tryon.backends.ladi_vton.backend:LadiVtonBackend",
     "prompt-dresser": "tryon.backends.prompt_dresser.backend:PromptDresserBackend",
     "pasta-gan++": "tryon.backends.pasta_gan.backend:PastaGanBackend",
 }
 _instances: dict[str, Backend] = {}
+# Preprocessing a backend may need mid-run, from the estimators' shared cache (None when its weights are missing).
+TOOLS: dict[str, str] = {
+    "atr_parser": "tryon.preprocess:atr_parser",
+    "garment_mask": "tryon.preprocess:garment_masker",
+}
 
 
 def backend_names() -> list[str]:
@@ -172,6 +209,16 @@ def set_backend(name: str, backend: Backend) -> None:
     """Install a specific instance (a backend built from explicit modules, e.g. tiny test weights)."""
     _BACKEND_PATHS.setdefault(name, f"{type(backend).__module__}:{type(backend).__qualname__}")
     _instances[name] = backend
+    register_options(name, backend.options_class)
+
+
+def tools_for(backend: Backend) -> dict[str, Any]:
+    """The tools a backend names, built (once per process) by the preprocessing that owns them."""
+    found = {}
+    for name in backend.tools:
+        module_name, _, function = TOOLS[name].partition(":")
+        found[name] = getattr(importlib.import_module(module_name), function)()
+    return found
 
 
 # -- runner ------------------------------------------------------------------------------------------------
@@ -180,50 +227,75 @@ def mode_label(runtime: Runtime) -> str:
     return f"{runtime.device} {runtime.dtype}{offload}"
 
 
+def planned(backend: Backend, requested: Runtime) -> Runtime:
+    """The concrete mode for a request, planned once: a loaded backend asked the same again keeps its mode (its own
+    weights already hold part of the memory that would look taken)."""
+    if backend.loaded and backend.requested == requested and backend.runtime is not None:
+        return backend.runtime
+    return backend.plan(requested)
+
+
+def load_planned(backend: Backend, plan: Runtime, requested: Runtime) -> None:
+    """Load the backend for `plan` unless it already is."""
+    if not backend.loaded or backend.runtime != plan:
+        backend.unload()
+        backend.load(plan)
+        backend.requested = requested
+
+
+def generate_with_retry(backend: Backend, sample: TryOnSample, options: Options, plan: Runtime, requested: Runtime,
+                        make_run: Callable[[], RunContext]) -> tuple[Generated, Measurement, Runtime, list[str]]:
+    """Load and generate; on a CUDA out-of-memory error unload, and retry once in the next more frugal mode (which
+    is then kept for later runs with the same request). Each try gets a fresh run context (same seed, same draws)."""
+    notes: list[str] = []
+    for attempt in (1, 2):
+        try:
+            load_planned(backend, plan, requested)
+            with measure(plan.device) as m:
+                output = backend.generate(sample, options, make_run())
+            return output, m, plan, notes
+        except Exception as exc:
+            smaller = next_frugal(plan) if attempt == 1 and is_out_of_memory(exc) else None
+            if smaller is None:
+                raise
+            notes.append(f"out of memory in {mode_label(plan)}: retried in {mode_label(smaller)}")
+            backend.unload()
+            free_device_memory()
+            plan = smaller
+    raise AssertionError("unreachable")
+
+
 def run_one(
-    backend: Backend, sample: TryOnSample, options: RunOptions, runtime: Runtime | None = None
+    backend: Backend, sample: TryOnSample, options: Options | Mapping[str, Any] | None = None,
+    runtime: Runtime | None = None, progress: Progress | None = None, trace: Tracer = NO_TRACE,
 ) -> TryOnResult:
     """Run one backend with timing, peak memory and error isolation: a failure becomes a result, not a raise.
 
-    With `offload='auto'` the mode comes from the free GPU memory and the backend's memory profile, planned once
-    per request: a loaded backend asked the same again keeps its mode (its own weights already hold part of the
-    memory that looks taken). On a CUDA out-of-memory error the backend is unloaded and retried once in the next
-    more frugal mode, which is then kept for later runs with the same request.
+    `options` is the backend's options object or what the user set (merged over the backend's defaults). With
+    `offload='auto'` the mode comes from the free GPU memory and the backend's memory profile (`planned`).
     """
-    result = TryOnResult(backend=backend.name, image=None, seed=options.seed, options=options.to_record())
+    result = TryOnResult(backend=backend.name, image=None)
     status = backend.status()
     if not status.ready:
         result.error = status.message
         return result
     try:
+        chosen = options if isinstance(options, Options) else backend.options(options)
+        if not isinstance(chosen, backend.options_class):
+            raise TypeError(f"{backend.name} takes {backend.options_class.__name__}, not {type(chosen).__name__}")
+        result.seed, result.options = chosen.seed, chosen.to_record()
         backend.check_sample(sample)
-        requested = runtime or backend.requested or backend.runtime or default_runtime()
-        if backend.loaded and backend.requested == requested and backend.runtime is not None:
-            wanted = backend.runtime
-        else:
-            wanted = backend.plan(requested)
-        for attempt in (1, 2):
-            try:
-                if not backend.loaded or backend.runtime != wanted:
-                    backend.unload()
-                    backend.load(wanted)
-                    backend.requested = requested
-                with measure(wanted.device) as m:
-                    image = backend.generate(sample, options)
-                break
-            except Exception as exc:
-                smaller = next_frugal(wanted) if attempt == 1 and is_out_of_memory(exc) else None
-                if smaller is None:
-                    raise
-                result.notes.append(f"out of memory in {mode_label(wanted)}: retried in {mode_label(smaller)}")
-                backend.unload()
-                free_device_memory()
-                wanted = smaller
-        result.image = image
-        result.seconds = m.seconds
-        result.peak_memory_mb = m.peak_memory_mb
-        result.options["mode"] = mode_label(wanted)
-        result.notes.extend(getattr(backend, "last_notes", []))
+        requested = runtime or backend.requested or default_runtime()
+        tools = tools_for(backend)
+
+        def make_run() -> RunContext:
+            return RunContext.seeded(chosen.seed, progress=progress or _no_progress, tools=tools, trace=trace)
+
+        output, m, used, notes = generate_with_retry(backend, sample, chosen, planned(backend, requested), requested,
+                                                     make_run)
+        result.image, result.seconds, result.peak_memory_mb = output.image, m.seconds, m.peak_memory_mb
+        result.options["mode"] = mode_label(used)
+        result.notes = notes + list(output.notes)
     except InputError as exc:
         result.error = str(exc)
     except Exception as exc:  # noqa: BLE001 - one backend failing must never stop the others
@@ -255,20 +327,22 @@ def make_room(keep: Backend, runtime: Runtime) -> None:
 def run_backends(
     names: Iterable[str],
     sample: TryOnSample,
-    options: RunOptions | Callable[[str], RunOptions] | None = None,
+    choices: Mapping[str, Any] | None = None,
     runtime: Runtime | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Iterator[TryOnResult]:
-    """Yield each backend's result as soon as it finishes; unknown names become error results too."""
+    """Yield each backend's result as soon as it finishes; unknown names become error results too.
+
+    `choices` is what the user set (CLI flags, UI controls, API arguments); each backend merges it over its own
+    defaults. `progress(name, done, total)` follows each backend's steps."""
+    runtime = runtime or default_runtime()
     for name in names:
         try:
             backend = get_backend(name)
         except Exception as exc:  # noqa: BLE001 - an import failure of one backend is reported, not raised
             yield TryOnResult(backend=name, image=None, error=f"{type(exc).__name__}: {exc}")
             continue
-        if callable(options):
-            opts = options(name)
-        else:
-            opts = options or backend.default_options()
-        if runtime is not None and runtime.device.startswith("cuda"):
+        if runtime.device.startswith("cuda"):
             make_room(backend, runtime)
-        yield run_one(backend, sample, opts, runtime)
+        steps = (lambda done, total, n=name: progress(n, done, total)) if progress else None
+        yield run_one(backend, sample, choices, runtime, steps)

@@ -119,3 +119,16 @@ def prepare_sample(
         },
         notes=missing_joint_notes(pose.keypoints) + notes,
     )
+
+
+# -- tools the backends use mid-run (`tryon.backends.base.TOOLS`), built once and shared with the estimators ---------
+def atr_parser() -> Callable[[np.ndarray], np.ndarray] | None:
+    """The SCHP ATR network (PromptDresser's prompt-aware mask parses with ATR ids), None unless installed: the same
+    instance the SCHP parser uses, so one ONNX session serves preprocessing and the backend."""
+    schp = _build(PARSERS["schp"])
+    return getattr(schp, "atr", None)
+
+
+def garment_masker() -> Callable[[np.ndarray], np.ndarray]:
+    """The garment mask of a product photo, for samples that lack one (the same rule `prepare_sample` uses)."""
+    return garment_mask

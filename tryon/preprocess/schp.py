@@ -40,14 +40,24 @@ class SCHPNet:
     """One SCHP ONNX network: image -> (labels, H, W) logits at the image's size."""
 
     def __init__(self, path: str | Path | bytes, size: int, labels: int) -> None:
-        import onnxruntime as ort
+        self.path, self.size, self.labels = path, size, labels
+        self._session = None
 
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self.session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), options,
-                                            providers=["CPUExecutionProvider"])
-        self.input_name = self.session.get_inputs()[0].name
-        self.size, self.labels = size, labels
+    @property
+    def session(self):  # noqa: ANN201 - an onnxruntime InferenceSession, opened on first use (hundreds of MB)
+        if self._session is None:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            path = self.path
+            self._session = ort.InferenceSession(path if isinstance(path, bytes) else str(path), options,
+                                                 providers=["CPUExecutionProvider"])
+        return self._session
+
+    @property
+    def input_name(self) -> str:
+        return self.session.get_inputs()[0].name
 
     def logits(self, image_rgb: np.ndarray) -> np.ndarray:
         height, width = image_rgb.shape[:2]
@@ -96,23 +106,3 @@ def load_schp() -> SCHPParser | None:
     if not (SCHP_ATR.present() and SCHP_LIP.present()):
         return None
     return SCHPParser(SCHPNet(SCHP_ATR.local(), ATR_SIZE, 18), SCHPNet(SCHP_LIP.local(), LIP_SIZE, 20))
-
-
-class _LazyATR:
-    """The ATR network alone, loaded on first use (a 267 MB ONNX session is not worth holding until needed)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._net: SCHPNet | None = None
-
-    def __call__(self, image_rgb: np.ndarray) -> np.ndarray:
-        if self._net is None:
-            self._net = SCHPNet(self.path, ATR_SIZE, 18)
-        return self._net(image_rgb)
-
-
-def atr_parser() -> _LazyATR | None:
-    """PromptDresser's prompt-aware mask parses with ATR ids (4 upper clothes, 7 dress): None unless installed."""
-    from tryon.preprocess.weights import SCHP_ATR
-
-    return _LazyATR(SCHP_ATR.local()) if SCHP_ATR.present() else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from tryon.runtime import cap_gpu_memory_from_env
 from tryon.ui import batch_tab, settings_tab, tryon_tab
 
 TITLE = "VITON workbench"
@@ -15,6 +16,7 @@ INTRO = (
 
 
 def build_app(default_backends: list[str] | None = None) -> gr.Blocks:
+    cap_gpu_memory_from_env()  # TRYON_GPU_MEMORY_GB: applied once, where the app starts
     with gr.Blocks(title=TITLE) as app:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Tab("Try-on"):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -13,17 +15,19 @@ from typing import Any
 import gradio as gr
 import numpy as np
 
-from tryon.backends.base import RunOptions, backend_names, backend_status
+from tryon.backends.base import backend_names, backend_status, run_backends
 from tryon.errors import InputError
 from tryon.imaging import load_image
 from tryon.metrics import score_result
+from tryon.options import builtin_classes
 from tryon.plots import result_bars
 from tryon.preprocess import prepare_sample
 from tryon.preprocess.overrides import mask_from_drawing
 from tryon.sample import TryOnResult, TryOnSample
 from tryon.ui import prompt_dresser_panel
 from tryon.ui.common import PhotoInput, notes_markdown, preprocessing_previews, user_errors
-from tryon.workflow import stream_results, write_run
+from tryon.ui.option_controls import OptionControls, shared_controls
+from tryon.workflow import write_run
 from tryon.zerogpu import gpu_duration, on_gpu
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "assets" / "examples" / "photos"
@@ -115,27 +119,19 @@ def _archive(sample: TryOnSample, results: list[TryOnResult]) -> str:
     return shutil.make_archive(str(folder / f"tryon-{sample.name}"), "zip", folder / "run")
 
 
-@user_errors
 def tryon(
     person: str | None,
     garment: str | None,
     category: str = "upper",
     backends: list[str] | None = None,
-    seed: float = 0,
-    steps: float | None = None,
-    guidance: float | None = None,
-    full_prompt: str | None = None,
-    clothing_prompt: str | None = None,
-    mask_mode: str | None = None,
-    mask_dilation: float | None = None,
-    guidance_image: float | None = None,
-    guidance_text: float | None = None,
+    choices: dict[str, Any] | None = None,
     mask_drawing: dict | None = None,
     keypoints_text: str | None = None,
     history: list | None = None,
-    progress: gr.Progress = gr.Progress(),
-) -> Any:
-    """Run the chosen backends on one person and one garment; stream (gallery, slider, status, download, history).
+    progress: Callable[..., Any] = lambda *args, **kwargs: None,
+) -> Iterator[tuple]:
+    """Run the chosen backends on one person and one garment; stream (gallery, slider, status, download, chart,
+    history). `choices` is what the user set (each backend merges it over its own defaults).
 
     Earlier results of the session stay in the gallery after the new ones, so a prompt change with the same
     seed can be compared side by side.
@@ -145,27 +141,25 @@ def tryon(
         raise InputError("choose at least one backend")
     progress(0, desc="preprocessing")
     sample = sample_for(person, garment, category, mask_drawing, keypoints_text)
-    pd_extra = prompt_dresser_panel.run_extra(full_prompt, clothing_prompt, mask_mode, mask_dilation,
-                                              guidance_image, guidance_text)
+    labels = {name: backend_status(name)[0] for name in backends}
 
-    def options(name: str) -> RunOptions:
-        return RunOptions(seed=int(seed or 0), steps=int(steps) if steps else None,
-                          guidance=float(guidance) if guidance else None,
-                          extra=pd_extra if name == prompt_dresser_panel.NAME else {})
+    def steps(name: str, done: int, total: int) -> None:
+        index = backends.index(name)
+        progress((index + done / total) / len(backends), desc=f"{labels.get(name, name)} step {done}/{total}")
 
     results: list[TryOnResult] = []
     scores: dict[str, dict] = {}
     keep = ~sample.agnostic_mask if sample.agnostic_mask is not None else None
     fresh: list[tuple[np.ndarray, str]] = []
     earlier = list(history or [])
-    slider = None
-    for result in stream_results(sample, backends, options):
+    slider, chart = None, None
+    for result in run_backends(backends, sample, choices, progress=steps):
         results.append(result)
-        progress(len(results) / len(backends), desc=f"{result.backend} finished")
+        progress(len(results) / len(backends), desc=f"{labels.get(result.backend, result.backend)} finished")
         if result.ok:
             caption = f"{result.backend} · {result.seconds:.2f} s · seed {result.seed}"
-            if result.backend == prompt_dresser_panel.NAME and pd_extra.get("full_prompt"):
-                caption += f" · {pd_extra['full_prompt'][:60]}"
+            if result.options.get("full_prompt"):
+                caption += f" · {result.options['full_prompt'][:60]}"
             fresh.append((result.image, caption))
             slider = (sample.person, result.image)
             scores[result.backend] = score_result(result.image, sample.person, sample.ground_truth, keep)
@@ -175,9 +169,34 @@ def tryon(
            fresh + earlier)
 
 
-def _duration(person: Any, garment: Any, category: Any, backends: list[str] | None = None, seed: Any = 0,
-              steps: float | None = None, *rest: Any, **kwargs: Any) -> int:
-    return gpu_duration(backends, steps)
+def tryon_endpoint(controls: OptionControls) -> Callable[..., Any]:
+    """The Run button's handler and the `/tryon` API: the photos, the backends, one parameter per option control
+    (named after its option, so API callers can set any of them by name), the corrections and the history."""
+    plain = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    signature = inspect.Signature(
+        [inspect.Parameter("person", plain), inspect.Parameter("garment", plain),
+         inspect.Parameter("category", plain, default="upper"), inspect.Parameter("backends", plain, default=None)]
+        + [inspect.Parameter(name, plain, default=None) for name in controls.names]
+        + [inspect.Parameter(name, plain, default=None) for name in ("mask_drawing", "keypoints_text", "history")]
+        + [inspect.Parameter("progress", plain, default=gr.Progress())])
+
+    def handler(*args: Any, **kwargs: Any) -> Iterator[tuple]:
+        given = signature.bind(*args, **kwargs)
+        given.apply_defaults()
+        a = given.arguments
+        choices = controls.choices([a[name] for name in controls.names])
+        yield from tryon(a["person"], a["garment"], a["category"], a["backends"], choices, a["mask_drawing"],
+                         a["keypoints_text"], a["history"], a["progress"])
+
+    handler.__signature__ = signature  # type: ignore[attr-defined]
+    handler.__name__ = "tryon"
+
+    def duration(*args: Any, **kwargs: Any) -> int:
+        a = signature.bind(*args, **kwargs).arguments
+        return gpu_duration(a.get("backends"), a.get("steps"))
+
+    duration.__signature__ = signature  # type: ignore[attr-defined]
+    return on_gpu(user_errors(handler), duration)
 
 
 def build(default_backends: list[str] | None = None) -> None:
@@ -193,11 +212,10 @@ def build(default_backends: list[str] | None = None) -> None:
             backends = gr.CheckboxGroup(choices, value=default_backends or ready[:1], label="Backends",
                                         elem_id="backends")
             with gr.Accordion("Advanced", open=False):
-                seed = gr.Number(0, precision=0, label="Seed", minimum=0)
-                steps = gr.Number(None, precision=0, label="Denoising steps (empty = backend default)")
-                guidance = gr.Number(None, label="Guidance scale (empty = backend default)")
+                shared = shared_controls(builtin_classes())
             with gr.Accordion("PromptDresser: prompts and mask", open=False, elem_id="pd-panel"):
                 pd = prompt_dresser_panel.build(person, garment, category, sample_for)
+            controls = shared + pd
             run = gr.Button("Run", variant="primary", elem_id="run")
             gr.Examples(
                 examples=[[str(EXAMPLES_DIR / f"person_{p}.jpg"), str(EXAMPLES_DIR / f"garment_{g}.jpg"), c]
@@ -235,7 +253,7 @@ def build(default_backends: list[str] | None = None) -> None:
     refresh.click(preview, [person, garment, category, mask_editor, keypoints], [previews, notes, keypoints],
                   api_visibility="private")
     history = gr.State([])
-    run.click(on_gpu(tryon, _duration), [person, garment, category, backends, seed, steps, guidance, *pd.inputs(),
-                                         mask_editor, keypoints, history],
+    run.click(tryon_endpoint(controls), [person, garment, category, backends, *controls.components, mask_editor,
+                                         keypoints, history],
               [gallery, slider, status, download, chart, history], api_name="tryon", concurrency_limit=1)
     clear.click(lambda: ([], None, []), None, [gallery, slider, history], api_visibility="private")

@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tryon.backends.base import Availability, Backend, RunOptions
+from tryon.backends.base import Availability, Backend, Generated, RunContext, concrete
 from tryon.backends.ladi_vton import config as cfg
 from tryon.backends.ladi_vton import inputs
+from tryon.backends.ladi_vton.options import LadiVtonOptions
 from tryon.backends.ladi_vton.weights import CLIP_DIR, FOLDER, GROUP, SD2_DIR, variant_files
 from tryon.errors import WeightsMissing
 from tryon.runtime import MemoryProfile, Runtime
@@ -26,6 +27,7 @@ from tryon.weights import cache_dir
 
 if TYPE_CHECKING:  # diffusers and transformers load with the pipeline, not when the app lists the backend
     from tryon.backends.ladi_vton.pipeline import LadiVtonPipeline
+    from tryon.placement import Placement
 
 WARPING = ("tps", "refinement")  # always fp32, as the official code keeps them
 OFFLOADED = ("text_encoder", "vision_encoder", "inversion_adapter", "unet")  # under model offload
@@ -40,6 +42,7 @@ class LadiVtonBackend(Backend):
     licence = "CC BY-NC 4.0 (non-commercial)"
     resolution = (512, 384)
     needs = ("person", "garment", "keypoints", "parse")
+    options_class = LadiVtonOptions
 
     def __init__(self, folder: Path | str | None = None, pipeline: LadiVtonPipeline | None = None):
         """Weights from `folder` (default: the cache's `ladi-vton/`), or explicit modules via `pipeline`."""
@@ -48,6 +51,7 @@ class LadiVtonBackend(Backend):
         self.pipeline = pipeline
         self._explicit = pipeline is not None
         self._variant: str | None = None
+        self._placement: Placement | None = None
 
     @classmethod
     def from_pretrained(cls, folder: Path | str) -> LadiVtonBackend:
@@ -140,7 +144,7 @@ class LadiVtonBackend(Backend):
                              fp32_modules=WARPING)
 
     def load(self, runtime: Runtime) -> None:
-        runtime = self.plan(runtime)
+        runtime = concrete(runtime)
         self.unload()
         if not self._explicit:
             available = [v for v in cfg.VARIANTS if not self._missing((v,))]
@@ -148,60 +152,29 @@ class LadiVtonBackend(Backend):
                 raise WeightsMissing(self.status().message)
             self.pipeline = self._build(available[0])
         assert self.pipeline is not None
-        self._apply_runtime(self.pipeline, runtime)
+        self._place(self.pipeline, runtime)
         self.runtime = runtime
 
-    def _apply_runtime(self, pipe: LadiVtonPipeline, runtime: Runtime) -> None:
-        """fp16 on CUDA for everything but the warping nets; accelerate offload hooks when asked.
+    def _place(self, pipe: LadiVtonPipeline, runtime: Runtime) -> None:
+        """fp16 on CUDA for everything but the warping nets, which stay fp32 as the official code keeps them.
 
-        Model offload moves one large module (text, vision, adapter, UNet) to the GPU when it is called. The
-        VAE and EMASC stay on the GPU (about 0.2 GB in fp16) because the EMASC helpers call the VAE's
-        submodules directly, which a hook on the VAE's own forward would not see. Sequential offload hooks
-        every submodule, so it covers them too. On CPU the hooks are pointless but valid (the tests use that).
+        Under model offload the VAE and EMASC stay on the device (about 0.2 GB in fp16): the EMASC helpers call
+        the VAE's submodules directly, which a hook on the VAE's own forward would not see. Sequential offload
+        hooks every submodule, so it covers them too, and also slices the VAE.
         """
-        device, dtype = runtime.torch_device, runtime.torch_dtype
-        offload = runtime.offload
-        pipe.device, pipe.dtype = device, dtype
-        pipe.vae_slicing = offload == "sequential"  # the most frugal mode also slices the VAE
-        for name in WARPING:
-            getattr(pipe, name).to(device, torch.float32).eval()
-        for name in OFFLOADED + RESIDENT:
-            getattr(pipe, name).to(dtype).eval()
-        if offload == "none":
-            for name in OFFLOADED + RESIDENT:
-                getattr(pipe, name).to(device)
-        elif offload == "model":
-            from accelerate import cpu_offload_with_hook
+        from tryon.placement import place
 
-            hook = None
-            for name in OFFLOADED:  # each module moves to the GPU when called; the previous one goes back
-                _, hook = cpu_offload_with_hook(getattr(pipe, name).to("cpu"), device, prev_module_hook=hook)
-            for name in RESIDENT:
-                getattr(pipe, name).to(device)
-        elif offload == "sequential":
-            from accelerate import cpu_offload
-
-            for name in OFFLOADED + RESIDENT:
-                cpu_offload(getattr(pipe, name).to("cpu"), execution_device=device)
-        else:
-            raise ValueError(f"unknown offload policy {offload!r}")
-
-    def _remove_hooks(self) -> None:
-        """Detach accelerate hooks (sequential offload puts the weights back on the CPU when detached)."""
-        if self.pipeline is None:
-            return
-        from accelerate.hooks import remove_hook_from_module
-
-        for name in OFFLOADED + RESIDENT:
-            remove_hook_from_module(getattr(self.pipeline, name), recurse=True)
+        pipe.device, pipe.dtype = runtime.torch_device, runtime.torch_dtype
+        pipe.vae_slicing = runtime.offload == "sequential"  # the most frugal mode also slices the VAE
+        self._placement = place({name: getattr(pipe, name) for name in COMPONENTS}, runtime, pinned=RESIDENT,
+                                fp32=WARPING)
 
     def unload(self) -> None:
         """Drop the modules, or, when they were given, move them back to the CPU without hooks, so that an
         unloaded backend holds no GPU memory either way."""
-        self._remove_hooks()
-        if self._explicit and self.pipeline is not None and self.runtime is not None:
-            for name in COMPONENTS:
-                getattr(self.pipeline, name).to("cpu")
+        if self._placement is not None:
+            self._placement.remove()
+            self._placement = None
         if not self._explicit:
             self.pipeline, self._variant = None, None
         super().unload()
@@ -209,9 +182,6 @@ class LadiVtonBackend(Backend):
             torch.cuda.empty_cache()
 
     # -- inference -----------------------------------------------------------------------------------
-    def default_options(self) -> RunOptions:
-        return RunOptions(seed=1234, steps=50, guidance=7.5)
-
     def prepare(self, sample: TryOnSample) -> dict[str, torch.Tensor]:
         """The official dataset tensors at 512x384 from the sample (batch of one)."""
         height, width = self.resolution
@@ -231,7 +201,7 @@ class LadiVtonBackend(Backend):
             "pose_map": torch.from_numpy(inputs.pose_map(kp[:, :2], height, width))[None],
         }
 
-    def generate(self, sample: TryOnSample, options: RunOptions) -> np.ndarray:
+    def generate(self, sample: TryOnSample, options: LadiVtonOptions, run: RunContext) -> Generated:
         from tryon.backends.ladi_vton.text import OFFICIAL_CATEGORY
 
         assert self.pipeline is not None and self.runtime is not None
@@ -240,15 +210,14 @@ class LadiVtonBackend(Backend):
             runtime = self.runtime
             self.unload()
             self.pipeline = self._build(variant)
-            self._apply_runtime(self.pipeline, runtime)
+            self._place(self.pipeline, runtime)
             self.runtime = runtime
         batch = self.prepare(sample)
         out = self.pipeline(
             batch["image"], batch["cloth"], batch["mask"], batch["pose_map"], [OFFICIAL_CATEGORY[sample.category]],
-            steps=options.steps or 50, guidance=7.5 if options.guidance is None else options.guidance,
-            seed=options.seed,
+            run.generator, steps=options.steps, guidance=options.guidance, trace=run.trace, on_step=run.progress,
         )
-        image = (out[0].cpu().numpy() * 255).round().astype(np.uint8)
+        image = (out[0].float().cpu().numpy() * 255).round().astype(np.uint8)
         src_h, src_w = sample.size
-        return np.array(Image.fromarray(image).resize((src_w, src_h), Image.BICUBIC))
+        return Generated(np.array(Image.fromarray(image).resize((src_w, src_h), Image.BICUBIC)))
 

@@ -18,7 +18,6 @@ from tryon.backends.ladi_vton.emasc import mask_features
 from tryon.backends.ladi_vton.pipeline import (
     LadiVtonPipeline,
     NoiseSource,
-    Trace,
     binarise_mask,
     clip_input_u8,
     clip_pixel_values,
@@ -28,6 +27,7 @@ from tryon.backends.ladi_vton.vae_skips import decode_with_skips, encode_with_fe
 from tryon.backends.ladi_vton.warping import refine_warp, warp_garment
 from tryon.clip_tokenizer import clip_tokenizer
 from tryon.golden import Kit
+from tryon.trace import Tracer
 
 COMPONENTS = ("unet", "vae", "emasc", "inversion_adapter", "text_encoder", "vision_encoder", "tps", "refinement")
 # official checkpoint file (vitonhd naming in kits) -> our component(s)
@@ -225,20 +225,20 @@ class LadiVtonKitRunner:
         self.pipeline.scheduler.set_timesteps(self.steps)
         return {"timesteps": self.pipeline.scheduler.timesteps}
 
-    def _pipeline_run(self, v: dict[str, Any]) -> Trace:
+    def _pipeline_run(self, v: dict[str, Any]) -> dict[str, Any]:
         """The whole denoising loop with the recorded noises injected, traced (cached per input set)."""
         key = id(v["noise_init_latents"])
         if getattr(self, "_trace_key", None) != key:
             recorded = {"cloth_latent": v["noise_cloth_latent"], "init_latents": v["noise_init_latents"],
                         "masked_image_latent": v["noise_masked_image_latent"]}
             noise: NoiseSource = lambda name, _shape: recorded[name]  # noqa: E731
-            trace: Trace = {}
+            trace = Tracer()
             guidance = float(self.components["pipeline"].get("guidance_scale", 7.5))
             decoded = self.pipeline.denoise(v["image"], v["mask_image"], v["pose_map"], v["warped_cloth"],
                                             v["prompt_embeds"], self.steps, guidance, noise, trace)
             output_np = (decoded / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1)
-            trace.update(output_np=output_np, output_u8=(output_np * 255).round().to(torch.uint8))
-            self._trace, self._trace_key = trace, key
+            trace.record(output_np=output_np, output_u8=(output_np * 255).round().to(torch.uint8))
+            self._trace, self._trace_key = trace.values, key
         return self._trace
 
     def case_h_vae(self, v: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:

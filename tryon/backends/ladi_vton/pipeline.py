@@ -6,8 +6,9 @@
 4. DDIM denoising of the 31-channel input with classifier-free guidance;
 5. decode with the EMASC skip connections.
 
-Noise is drawn from one generator in the official order (cloth latent, initial latents, masked-image latent);
-a `NoiseSource` can replace the draws (the golden check injects the recorded ones).
+Noise is drawn from the run's generator in the official order (cloth latent, initial latents, masked-image
+latent); a `NoiseSource` can replace the draws (the golden check injects the recorded ones). Intermediates go to a
+`Tracer` (the golden check's), progress to `on_step` after each denoising step.
 """
 
 from __future__ import annotations
@@ -25,18 +26,18 @@ from tryon.backends.ladi_vton.inversion_adapter import InversionAdapter
 from tryon.backends.ladi_vton.text import encode_text, prompt, tokenize
 from tryon.backends.ladi_vton.vae_skips import decode_with_skips, encode_with_features, latent_sample
 from tryon.backends.ladi_vton.warping import ConvNetTPS, RefinementUNet, warp_garment
+from tryon.trace import NO_TRACE, Tracer
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 CLIP_SIZE = 224
 
 NoiseSource = Callable[[str, tuple[int, ...]], torch.Tensor]
-Trace = dict[str, torch.Tensor]
+StepCallback = Callable[[int, int], None]  # (steps done, steps in all), like diffusers' callback_on_step_end
 
 
-def generator_noise(seed: int) -> NoiseSource:
+def generator_noise(generator: torch.Generator) -> NoiseSource:
     """Full-batch float32 draws from one CPU generator: the same on every device."""
-    generator = torch.Generator("cpu").manual_seed(seed)
     return lambda _name, shape: torch.randn(shape, generator=generator, dtype=torch.float32)
 
 
@@ -80,7 +81,7 @@ class LadiVtonPipeline:
 
     # 1. Warping --------------------------------------------------------------------------------------
     @torch.no_grad()
-    def warp(self, cloth: torch.Tensor, im_mask: torch.Tensor, pose_map: torch.Tensor) -> Trace:
+    def warp(self, cloth: torch.Tensor, im_mask: torch.Tensor, pose_map: torch.Tensor) -> dict[str, torch.Tensor]:
         args = (t.to(self.device, torch.float32) for t in (cloth, im_mask, pose_map))
         return warp_garment(self.tps, self.refinement, *args)
 
@@ -101,7 +102,8 @@ class LadiVtonPipeline:
 
     # 3-5. Encode, denoise, decode -------------------------------------------------------------------
     @torch.no_grad()
-    def vae_encode(self, x: torch.Tensor, noise: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], Trace]:
+    def vae_encode(self, x: torch.Tensor, noise: torch.Tensor
+                   ) -> tuple[torch.Tensor, list[torch.Tensor], dict[str, torch.Tensor]]:
         x = x.to(self.device, self.dtype)
         if self.vae_slicing and x.shape[0] > 1:
             parts = [encode_with_features(self.vae, row[None]) for row in x]
@@ -115,10 +117,10 @@ class LadiVtonPipeline:
     @torch.no_grad()
     def denoise(
         self, image: torch.Tensor, mask: torch.Tensor, pose_map: torch.Tensor, warped_cloth: torch.Tensor,
-        prompt_embeds: torch.Tensor, steps: int, guidance: float, noise: NoiseSource, trace: Trace | None = None,
+        prompt_embeds: torch.Tensor, steps: int, guidance: float, noise: NoiseSource, trace: Tracer = NO_TRACE,
+        on_step: StepCallback | None = None,
     ) -> torch.Tensor:
         """Latent diffusion with CFG; returns the decoded image in [-1, 1] (B, 3, H, W)."""
-        trace = {} if trace is None else trace
         b, _, height, width = image.shape
         latent_hw = (height // 8, width // 8)
         dev, dt = self.device, self.dtype
@@ -135,7 +137,7 @@ class LadiVtonPipeline:
             masked_image, noise("masked_image_latent", (b, 4, *latent_hw)))
         skips = mask_features(self.emasc(features[1:]), mask.to(dt))
         mask_latent = F.interpolate(mask, size=latent_hw).to(dt)
-        trace.update(mask_binarized=mask, masked_image=masked_image, timesteps=self.scheduler.timesteps,
+        trace.record(mask_binarized=mask, masked_image=masked_image, timesteps=self.scheduler.timesteps,
                      cloth_latent_moments=cloth_post["moments"], masked_image_latent_moments=masked_post["moments"],
                      negative_prompt_ids=negative_ids, **{f"emasc_masked_{i}": s for i, s in enumerate(skips)})
 
@@ -151,8 +153,10 @@ class LadiVtonPipeline:
             uncond, cond = noise_pred.chunk(2)
             guided = uncond + guidance * (cond - uncond)
             latents = self.scheduler.step(guided, t, latents, eta=0.0).prev_sample
-            trace.update({f"step{k}.latent_model_input": x, f"step{k}.noise_pred": noise_pred,
+            trace.record({f"step{k}.latent_model_input": x, f"step{k}.noise_pred": noise_pred,
                           f"step{k}.noise_pred_guided": guided, f"step{k}.latents_prev": latents})
+            if on_step is not None:
+                on_step(k + 1, len(self.scheduler.timesteps))
 
         latents = (1 / self.vae.config.scaling_factor) * latents
         if self.vae_slicing and b > 1:
@@ -160,17 +164,19 @@ class LadiVtonPipeline:
                                  for i in range(b)])
         else:
             decoded = decode_with_skips(self.vae, latents, skips)
-        trace.update(final_latents_scaled=latents, decoded=decoded)
+        trace.record(final_latents_scaled=latents, decoded=decoded)
         return decoded
 
     @torch.no_grad()
     def __call__(
         self, image: torch.Tensor, cloth: torch.Tensor, mask: torch.Tensor, pose_map: torch.Tensor,
-        categories: list[str], steps: int = 50, guidance: float = 7.5, seed: int = 1234,
+        categories: list[str], generator: torch.Generator, steps: int = 50, guidance: float = 7.5,
+        trace: Tracer = NO_TRACE, on_step: StepCallback | None = None,
     ) -> torch.Tensor:
         """Images (B,3,H,W) in [-1,1], mask (B,1,H,W) 1 = regenerate, pose (B,18,H,W) -> (B,H,W,3) in [0,1]."""
         im_mask = image * (1 - mask)
         warped = self.warp(cloth, im_mask, pose_map)["warped_cloth"]
         embeds = self.prompt_embeds(categories, self.word_embeddings(cloth))
-        decoded = self.denoise(image, mask, pose_map, warped, embeds, steps, guidance, generator_noise(seed))
+        decoded = self.denoise(image, mask, pose_map, warped, embeds, steps, guidance, generator_noise(generator),
+                               trace, on_step)
         return (decoded.float() / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1)

@@ -2,31 +2,36 @@
 
 Official release: `network-snapshot-004408.pkl` (G_ema, 43M parameters), 512x320 person images with OpenPose
 COCO-18 keypoints and a CIHP-20 parse. The garment source is meant to be a PERSON wearing the garment
-(`RunOptions.extra["garment_person"]`: a `patches.Subject` or a dict with image/parse/keypoints and optionally
+(`PastaGanOptions.garment_person`: a `patches.Subject` or a dict with image/parse/keypoints and optionally
 garment_parse for the sleeve mask); a flat product photo is handled approximately (`product_photo`), with a
 note in the result. Noise is the layers' stored constant by default ("const"), so results are reproducible
-(the official test.py draws fresh random noise). Licence: non-commercial research only.
+(the official test.py draws fresh random noise; "random" here draws it from the run's seeded generator).
+Licence: non-commercial research only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 import torch
 
-from tryon.backends.base import Availability, Backend, RunOptions
+from tryon.backends.base import Availability, Backend, Generated, RunContext, concrete
 from tryon.backends.pasta_gan import checkpoint, product_photo
 from tryon.backends.pasta_gan.generator import GeneratorConfig, PastaGanGenerator
+from tryon.backends.pasta_gan.options import PastaGanOptions
 from tryon.backends.pasta_gan.patches import Subject
-from tryon.backends.pasta_gan.pipeline import NOISE_MODES, PastaGanPipeline
+from tryon.backends.pasta_gan.pipeline import PastaGanPipeline
 from tryon.backends.pasta_gan.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
 from tryon.runtime import MemoryProfile, Runtime
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
+
+if TYPE_CHECKING:  # accelerate loads with the model, not when the app lists the backend
+    from tryon.placement import Placement
 
 MODES = {"upper": "upper", "lower": "lower", "dress": "full"}
 # measured peak of one 512x512 forward beyond the weights (benchmarks/pasta_gan_smoke.py), fp16
@@ -69,6 +74,7 @@ class PastaGanBackend(Backend):
     resolution = (512, 320)
     categories = ("upper", "lower", "dress")
     licence = "non-commercial research only"
+    options_class = PastaGanOptions
 
     def __init__(self, folder: Path | None = None, generator: PastaGanGenerator | None = None,
                  snapshot: Path | None = None) -> None:
@@ -79,7 +85,7 @@ class PastaGanBackend(Backend):
         self.generator = generator
         self._given = generator is not None
         self.pipeline: PastaGanPipeline | None = None
-        self.last_notes: list[str] = []
+        self._placement: Placement | None = None
 
     @classmethod
     def from_pretrained(cls, path: Path | str) -> PastaGanBackend:
@@ -102,7 +108,7 @@ class PastaGanBackend(Backend):
         return Availability(ready=True)
 
     def load(self, runtime: Runtime) -> None:
-        runtime = self.plan(runtime)
+        runtime = concrete(runtime)
         if self.generator is None:
             if self.missing_files():
                 raise WeightsMissing(f"PASTA-GAN++ weights are missing in {self.folder} (run: {GROUP.command})")
@@ -111,17 +117,19 @@ class PastaGanBackend(Backend):
             else:
                 state, kwargs = checkpoint.load_converted(self.folder)
             self.generator = generator_from_state_dict(state, kwargs)
-        dtype = runtime.torch_dtype if runtime.device.startswith("cuda") else torch.float32
-        self.generator.to(device=runtime.torch_device, dtype=dtype)
-        self.pipeline = PastaGanPipeline(self.generator, runtime.torch_device, dtype)
+        from tryon.placement import place
+
+        self._placement = place({"generator": self.generator}, runtime)
+        self.pipeline = PastaGanPipeline(self.generator, runtime.torch_device, runtime.torch_dtype)
         self.runtime = runtime
 
     def unload(self) -> None:
         """Drop G, or move a given one back to the CPU, so that an unloaded backend holds no GPU memory."""
+        if self._placement is not None:
+            self._placement.remove()
+            self._placement = None
         if not self._given:
             self.generator = None
-        elif self.generator is not None:
-            self.generator.to("cpu")
         self.pipeline = None
         super().unload()
 
@@ -135,12 +143,9 @@ class PastaGanBackend(Backend):
         return MemoryProfile(modules={"generator": count}, activation_bytes=ACTIVATION_BYTES, offload_modes=("none",))
 
     # -- inference -------------------------------------------------------------------------------------------
-    def default_options(self) -> RunOptions:
-        return RunOptions(seed=0, extra={"noise_mode": "const", "use_sleeve_mask": True})
-
-    def garment_source(self, sample: TryOnSample, extra: dict[str, Any]) -> tuple[Subject, bool]:
+    def garment_source(self, sample: TryOnSample, options: PastaGanOptions) -> tuple[Subject, bool]:
         """(garment-source subject, whether it is a real wearer photo)."""
-        source = extra.get("garment_person")
+        source = options.garment_person
         if isinstance(source, Subject):
             return _subject(source.image, source.parse, source.keypoints, self.resolution,
                             source.garment_parse), True
@@ -152,22 +157,15 @@ class PastaGanBackend(Backend):
                             source.get("garment_parse")), True
         return product_photo.product_subject(np.asarray(sample.garment), sample.category, sample.garment_mask), False
 
-    def generate(self, sample: TryOnSample, run: RunOptions) -> np.ndarray:
+    def generate(self, sample: TryOnSample, options: PastaGanOptions, run: RunContext) -> Generated:
         assert self.pipeline is not None, "load() first"
-        self.last_notes = []
-        extra = run.extra
-        noise_mode = str(extra.get("noise_mode", "const"))
-        if noise_mode not in NOISE_MODES:
-            raise InputError(f"noise_mode must be one of {', '.join(NOISE_MODES)}")
-        if noise_mode == "random":
-            torch.manual_seed(int(run.seed))
         person = _subject(sample.person, sample.parse, sample.keypoints, self.resolution)
-        garment, worn = self.garment_source(sample, extra)
+        garment, worn = self.garment_source(sample, options)
         notes = [] if worn else [product_photo.NOTE]
-        sleeve = bool(extra.get("use_sleeve_mask", True)) and garment.garment_parse is not None
+        sleeve = options.use_sleeve_mask and garment.garment_parse is not None
         if sample.size[0] * self.resolution[1] != sample.size[1] * self.resolution[0]:
             notes.append(f"person photo resized from {sample.size[0]}x{sample.size[1]} to 512x320 (model aspect)")
         result = self.pipeline(person, garment, mode=MODES[sample.category], use_sleeve_mask=sleeve,
-                               noise_mode=noise_mode)
-        self.last_notes = notes
-        return _resize(result, sample.size)
+                               noise_mode=options.noise_mode, generator=run.generator, trace=run.trace)
+        run.progress(1, 1)
+        return Generated(_resize(result, sample.size), notes)

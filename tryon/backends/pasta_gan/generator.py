@@ -28,6 +28,7 @@ from tryon.backends.pasta_gan.layers import (
     ToRGBLayer,
 )
 from tryon.backends.pasta_gan.ops import fir_filter, upsample2d
+from tryon.trace import NO_TRACE, Tracer
 
 # 7-class parsing predicted by the generator: which labels count as upper / lower garment
 UPPER_LABELS = (1, 4)   # top, dress
@@ -144,11 +145,11 @@ class SynthesisBlock(nn.Module):
         self.register_buffer("resample_filter", fir_filter(), persistent=False)
 
     def forward(self, x: torch.Tensor, img: torch.Tensor | None, ws: torch.Tensor, feats: dict[str, torch.Tensor],
-                noise_mode: str, parsing: torch.Tensor | None = None):
+                noise_mode: str, parsing: torch.Tensor | None = None, generator: torch.Generator | None = None):
         w_iter = iter(ws.unbind(dim=1))
         if self.num_conv == 2:
-            x = self.conv0(x, next(w_iter), noise_mode=noise_mode)
-        x = self.conv1(x, next(w_iter), noise_mode=noise_mode)
+            x = self.conv0(x, next(w_iter), noise_mode=noise_mode, generator=generator)
+        x = self.conv1(x, next(w_iter), noise_mode=noise_mode, generator=generator)
         if hasattr(self, "merge_conv"):
             x = self.merge_conv(torch.cat([x, feats[str(self.resolution)].to(x.dtype)], dim=1))
         if hasattr(self, "spade_b512"):
@@ -168,7 +169,6 @@ class SynthesisOutput:
     img: torch.Tensor
     finetune_img: torch.Tensor
     pred_parsing: torch.Tensor
-    trace: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class SynthesisNetwork(nn.Module):
@@ -214,8 +214,8 @@ class SynthesisNetwork(nn.Module):
     def forward(self, ws: torch.Tensor, pose_feat: torch.Tensor, feats: dict[str, torch.Tensor],
                 denorm_upper: torch.Tensor, denorm_lower: torch.Tensor, denorm_upper_mask: torch.Tensor,
                 denorm_lower_mask: torch.Tensor, gt_parsing: torch.Tensor | None = None,
-                noise_mode: str = "const", trace: bool = False) -> SynthesisOutput:
-        record: dict[str, torch.Tensor] = {}
+                noise_mode: str = "const", trace: Tracer = NO_TRACE,
+                generator: torch.Generator | None = None) -> SynthesisOutput:
         x, img, w_idx = pose_feat, None, 0
         block_ws = []
         for res in self.resolutions:
@@ -224,7 +224,7 @@ class SynthesisNetwork(nn.Module):
             w_idx += block.num_conv
         x_mid = img_mid = pred_parsing = None
         for res, cur_ws in zip(self.resolutions, block_ws, strict=True):
-            x, img, pred_parsing = getattr(self, f"b{res}")(x, img, cur_ws, feats, noise_mode)
+            x, img, pred_parsing = getattr(self, f"b{res}")(x, img, cur_ws, feats, noise_mode, generator=generator)
             if res == self.spade_resolution:
                 x_mid, img_mid = x, img
         parsing = gt_parsing if gt_parsing is not None else pred_parsing.argmax(dim=1, keepdim=True).to(x.dtype)
@@ -235,11 +235,10 @@ class SynthesisNetwork(nn.Module):
                       + self._spade_features(lower, denorm_lower_mask, denorm_lower)
                       * (_half_nearest(lower) > 0.9).to(x.dtype))
         x_spade = self.spade_b256_2(self.spade_b256_1(x_mid, spade_feat), spade_feat)
-        _, finetune_img, _ = self.texture_b512(x_spade, img_mid, block_ws[-1], feats, noise_mode, parsing=parsing)
-        if trace:
-            record.update(x256=x_mid, img256=img_mid, parsing_index=parsing, spade_feat=spade_feat,
-                          x_spade256=x_spade)
-        return SynthesisOutput(img, finetune_img, pred_parsing, record)
+        _, finetune_img, _ = self.texture_b512(x_spade, img_mid, block_ws[-1], feats, noise_mode, parsing=parsing,
+                                               generator=generator)
+        trace.record(x256=x_mid, img256=img_mid, parsing_index=parsing, spade_feat=spade_feat, x_spade256=x_spade)
+        return SynthesisOutput(img, finetune_img, pred_parsing)
 
 
 class PastaGanGenerator(nn.Module):
@@ -265,8 +264,10 @@ class PastaGanGenerator(nn.Module):
 
     def forward(self, parts: torch.Tensor, retain: torch.Tensor, pose: torch.Tensor, denorm_upper: torch.Tensor,
                 denorm_lower: torch.Tensor, denorm_upper_mask: torch.Tensor, denorm_lower_mask: torch.Tensor,
-                noise_mode: str = "const") -> torch.Tensor:
+                noise_mode: str = "const", generator: torch.Generator | None = None,
+                trace: Tracer = NO_TRACE) -> torch.Tensor:
         """The try-on image at 512x512 in [-1, 1] (`finetune_img`, the texture branch's output)."""
-        _, ws, pose_feat, feats = self.encode(parts, retain, pose)
+        code, ws, pose_feat, feats = self.encode(parts, retain, pose)
+        trace.record(c=code, ws=ws, pose_feat=pose_feat)
         return self.synthesis(ws, pose_feat, feats, denorm_upper, denorm_lower, denorm_upper_mask, denorm_lower_mask,
-                              noise_mode=noise_mode).finetune_img
+                              noise_mode=noise_mode, trace=trace, generator=generator).finetune_img

@@ -24,6 +24,7 @@ from tryon.backends.pasta_gan.generator import GeneratorConfig, PastaGanGenerato
 from tryon.backends.pasta_gan.inputs import GeneratorInputs, assemble, to_uint8_image
 from tryon.backends.pasta_gan.seeded import seeded_state_dict
 from tryon.golden import Kit, all_allowed, positions_off
+from tryon.trace import Tracer
 
 PARSING_INDEX = "gen.parsing_index"
 # The outputs computed after the argmax of the predicted parsing: on an allowed flip they come from the rerun.
@@ -109,10 +110,11 @@ class PastaGanKitRunner:
         code, ws, pose_feat, feats = g.encode(inputs.parts, inputs.retain, inputs.pose)
 
         def synthesis(gt_parsing: torch.Tensor | None) -> dict[str, Any]:
+            trace = Tracer()
             out = g.synthesis(ws, pose_feat, feats, inputs.denorm_upper, inputs.denorm_lower,
                               inputs.denorm_upper_mask, inputs.denorm_lower_mask, gt_parsing=gt_parsing,
-                              noise_mode="const", trace=True)
-            return self._synthesis_outputs(out, "gt." if use_gt else "gen.", columns)
+                              noise_mode="const", trace=trace)
+            return self._synthesis_outputs(out, trace, "gt." if use_gt else "gen.", columns)
 
         if use_gt:
             result = synthesis(self.kit.value(case, "gt.gt_parsing").to(torch.float32))
@@ -127,16 +129,16 @@ class PastaGanKitRunner:
         self._runs[key] = result
         return result
 
-    def _synthesis_outputs(self, out: Any, prefix: str, columns: slice) -> dict[str, Any]:
+    def _synthesis_outputs(self, out: Any, trace: Tracer, prefix: str, columns: slice) -> dict[str, Any]:
         feature, finetune = self.windows["feature"], self.windows["finetune"]
         return {
-            f"{prefix}x256_win": _window(out.trace["x256"], feature),
-            f"{prefix}img256_win": _window(out.trace["img256"], feature),
+            f"{prefix}x256_win": _window(trace["x256"], feature),
+            f"{prefix}img256_win": _window(trace["img256"], feature),
             f"{prefix}img_main_win": _window(out.img, feature),
             f"{prefix}pred_parsing_win": _window(out.pred_parsing, feature),
-            f"{prefix}parsing_index": out.trace["parsing_index"].to(torch.uint8),
-            f"{prefix}spade_feat_win": _window(out.trace["spade_feat"], feature),
-            f"{prefix}x_spade256_win": _window(out.trace["x_spade256"], feature),
+            f"{prefix}parsing_index": trace["parsing_index"].to(torch.uint8),
+            f"{prefix}spade_feat_win": _window(trace["spade_feat"], feature),
+            f"{prefix}x_spade256_win": _window(trace["x_spade256"], feature),
             f"{prefix}finetune_img_win": _window(out.finetune_img, finetune),
             f"{prefix}finetune_img": out.finetune_img[..., columns],
             "post.final_rgb" if prefix == "gen." else "gt.final_rgb": to_uint8_image(out.finetune_img, columns),

@@ -112,12 +112,15 @@ class SynthesisLayer(_WithFilter):
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", gain: float = 1.0) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", gain: float = 1.0,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """`noise_mode="random"` draws from `generator` (a CPU one: the same draws on every device)."""
         styles = self.affine(w)
         noise = None
         if self.use_noise and noise_mode == "random":
             size = self.resolution
-            noise = torch.randn(x.shape[0], 1, size, size, device=x.device, dtype=x.dtype) * self.noise_strength
+            drawn = torch.randn(x.shape[0], 1, size, size, generator=generator, dtype=torch.float32)
+            noise = drawn.to(x.device, x.dtype) * self.noise_strength
         elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         x = modulated_conv2d(x, self.weight, styles, noise, self.resample_filter, up=self.up, padding=1)

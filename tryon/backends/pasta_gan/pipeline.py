@@ -17,8 +17,8 @@ import torch
 from tryon.backends.pasta_gan import patches
 from tryon.backends.pasta_gan.generator import PastaGanGenerator
 from tryon.backends.pasta_gan.inputs import assemble, to_uint8_image
-
-NOISE_MODES = ("const", "random", "none")
+from tryon.backends.pasta_gan.options import NOISE_MODES
+from tryon.trace import NO_TRACE, Tracer
 
 
 @dataclass
@@ -29,12 +29,15 @@ class PastaGanPipeline:
 
     @torch.no_grad()
     def __call__(self, person: patches.Subject, garment: patches.Subject, mode: str = "upper",
-                 use_sleeve_mask: bool = True, noise_mode: str = "const") -> np.ndarray:
-        """Try the garment of `garment` (a person wearing it) on `person`; both 512x320. Returns 512x320 RGB."""
+                 use_sleeve_mask: bool = True, noise_mode: str = "const", generator: torch.Generator | None = None,
+                 trace: Tracer = NO_TRACE) -> np.ndarray:
+        """Try the garment of `garment` (a person wearing it) on `person`; both 512x320. Returns 512x320 RGB.
+        `generator` feeds the noise of `noise_mode="random"`."""
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {NOISE_MODES}")
         pre = patches.preprocess(person, garment, mode=mode, use_sleeve_mask=use_sleeve_mask)
         inputs = assemble(pre.person_image, **pre.generator_maps()).to(self.device, self.dtype)
         finetune = self.generator(inputs.parts, inputs.retain, inputs.pose, inputs.denorm_upper, inputs.denorm_lower,
-                                  inputs.denorm_upper_mask, inputs.denorm_lower_mask, noise_mode=noise_mode)
+                                  inputs.denorm_upper_mask, inputs.denorm_lower_mask, noise_mode=noise_mode,
+                                  generator=generator, trace=trace)
         return to_uint8_image(finetune, pre.columns)

@@ -1,15 +1,14 @@
 """The PromptDresser backend: the port behind the workbench's Backend contract.
 
 Official release: VITON-HD upper body at 1024x768, fp16, 30 DDPM steps, image/text guidance 4.5/7.5, and the
-prompt-aware mask. The prompt-aware mask needs a human parser (`masks.Parser`, e.g. built by tryon.preprocess from
-the SCHP ATR/LIP ONNX files); without one the "fine" and "dilated" masks are available and the prompt-aware mode
-says what is missing. Licence of the official checkpoint: CC BY-NC-SA 4.0 (non-commercial).
+prompt-aware mask (`PromptDresserOptions` holds these defaults). The prompt-aware mask needs a human parser
+(`masks.Parser`): the SCHP ATR network the estimators hold, handed over by the runner as the `atr_parser` tool, or
+one given explicitly; without one the "fine" and "dilated" masks are available, "auto" uses the fine mask and says
+so, and "prompt-aware" says what is missing. Licence of the official checkpoint: CC BY-NC-SA 4.0 (non-commercial).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,22 +16,22 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tryon.backends.base import Availability, Backend, RunOptions
-from tryon.backends.prompt_dresser import masks, options, prompts
-from tryon.backends.prompt_dresser.config import GUIDANCE_IMAGE, GUIDANCE_TEXT, UNET_CHECKPOINTS, read_resolution
+from tryon.backends.base import Availability, Backend, Generated, RunContext, concrete
+from tryon.backends.prompt_dresser import masks, prompts
+from tryon.backends.prompt_dresser.config import UNET_CHECKPOINTS, read_resolution
+from tryon.backends.prompt_dresser.options import PromptDresserOptions
 from tryon.backends.prompt_dresser.weights import FOLDER, GROUP
 from tryon.errors import InputError, WeightsMissing
-from tryon.preprocess.schp import atr_parser
-from tryon.preprocess.weights import GROUP as PARSER_GROUP
 from tryon.runtime import MemoryProfile, Runtime
 from tryon.sample import TryOnSample
 from tryon.weights import cache_dir
 
 if TYPE_CHECKING:  # diffusers and transformers load with the pipeline, not when the app lists the backend
     from tryon.backends.prompt_dresser.pipeline import PromptDresserPipeline
+    from tryon.placement import Placement
 
-DEFAULT_STEPS = 30
-DEFAULT_DILATION = 30  # for the "dilated" mode without an explicit n (training drew n uniformly from 0..200)
+PARSER_COMMAND = "python -m tryon weights fetch preprocess"  # installs the SCHP parsers
+MODULES = ("unet", "garment_unet", "vae", "text_encoder", "text_encoder_2")  # as `loading.empty_modules` builds them
 # fp16 working memory of one 1024x768 try-on (batch 3 for the joint guidance, the garment UNet's reference features,
 # the VAE decode at full size), and the same with the VAE tiled: CPU peak RSS minus the weights, an upper bound
 # the GPU benchmark prints against the measured peak.
@@ -44,6 +43,8 @@ class PromptDresserBackend(Backend):
     name = "prompt-dresser"
     label = "PromptDresser"
     needs = ("person", "garment", "agnostic_mask")
+    tools = ("atr_parser",)
+    options_class = PromptDresserOptions
     resolution = (1024, 768)
     categories = ("upper",)
     licence = "CC BY-NC-SA 4.0 (non-commercial): PromptDresser code and checkpoint"
@@ -55,13 +56,14 @@ class PromptDresserBackend(Backend):
         parser: masks.Parser | None = None,
         resolution: tuple[int, int] | None = None,
     ) -> None:
-        """Weights from `folder` (default: the cache), or explicit modules as a ready `pipeline`."""
+        """Weights from `folder` (default: the cache), or explicit modules as a ready `pipeline`. An explicit `parser`
+        replaces the estimators' ATR network for the prompt-aware mask."""
         super().__init__()
         self.folder = Path(folder) if folder is not None else cache_dir() / FOLDER
         self.pipeline = pipeline
         self._given_pipeline = pipeline is not None
-        # Without an explicit parser, the SCHP ATR parser from `weights fetch preprocess` enables the prompt-aware mask.
-        self.parser = parser if parser is not None else atr_parser()
+        self.parser = parser
+        self._placement: Placement | None = None
         if resolution is not None:
             self.resolution = resolution
         elif pipeline is None and (self.folder / "pipeline.json").is_file():
@@ -103,13 +105,13 @@ class PromptDresserBackend(Backend):
         """The two UNets, the VAE and both text encoders: counted from the loaded modules, or from the configs in
         the weights folder (the released SDXL sizes when they are absent) built on the meta device; activations
         scaled from 1024x768 to the working resolution."""
-        from tryon.backends.prompt_dresser.loading import MODULE_NAMES, empty_modules
+        from tryon.backends.prompt_dresser.loading import empty_modules
 
         if self.pipeline is not None:
-            modules = dict(zip(MODULE_NAMES, self._modules(), strict=True))
+            modules = dict(zip(MODULES, self._modules(), strict=True))
         else:
             with torch.device("meta"):
-                modules = dict(zip(MODULE_NAMES, empty_modules(self.folder), strict=True))
+                modules = dict(zip(MODULES, empty_modules(self.folder), strict=True))
         counts = {name: sum(p.numel() for p in module.parameters()) for name, module in modules.items()}
         scale = self.resolution[0] * self.resolution[1] / (1024 * 768)  # activations grow with the pixels
         return MemoryProfile(modules=counts, activation_bytes=int(ACTIVATION_BYTES * scale),
@@ -117,30 +119,30 @@ class PromptDresserBackend(Backend):
 
     def load(self, runtime: Runtime) -> None:
         from tryon.backends.prompt_dresser.loading import load_pipeline
+        from tryon.placement import place
 
-        runtime = self.plan(runtime)
+        runtime = concrete(runtime)
         if self.pipeline is None:
             if self.missing_files():
                 raise WeightsMissing(f"PromptDresser weights are missing in {self.folder} (run: {GROUP.command})")
             self.pipeline = load_pipeline(self.folder, runtime.torch_dtype)
+        pipe = self.pipeline
+        pipe.device, pipe.dtype = runtime.torch_device, runtime.torch_dtype
+        # Under model offload the two UNets, the VAE and the text encoders take turns on the device.
+        self._placement = place(dict(zip(MODULES, self._modules(), strict=True)), runtime)
+        if runtime.offload == "sequential":  # the most frugal mode also tiles the VAE decode
+            pipe.vae.enable_tiling()
         else:
-            self._cast(runtime.torch_dtype)
-        self._place(runtime)
+            pipe.vae.disable_tiling()
         self.runtime = runtime
 
     def unload(self) -> None:
         """Drop the modules, or, when they were given, detach the offload hooks and move them back to the CPU,
         so that an unloaded backend holds no GPU memory either way."""
-        if self._given_pipeline and self.pipeline is not None and self.runtime is not None:
-            from accelerate.hooks import remove_hook_from_module
-
-            from tryon.backends.prompt_dresser.pipeline import stay_in_place
-
-            for module in self._modules():
-                remove_hook_from_module(module, recurse=True)
-                module.to("cpu")
-            self.pipeline.on_device = stay_in_place
-        elif not self._given_pipeline:
+        if self._placement is not None:
+            self._placement.remove()
+            self._placement = None
+        if not self._given_pipeline:
             self.pipeline = None
         super().unload()
 
@@ -149,83 +151,63 @@ class PromptDresserBackend(Backend):
         assert p is not None
         return [p.unet, p.garment_unet, p.vae, p.text_encoder, p.text_encoder_2]
 
-    def _cast(self, dtype: torch.dtype) -> None:
-        for module in self._modules():
-            module.to(dtype=dtype)
-        assert self.pipeline is not None
-        self.pipeline.dtype = dtype
-
-    def _place(self, runtime: Runtime) -> None:
-        """Put modules where the offload policy says: all on the device, one at a time (the two UNets take turns),
-        or streamed layer by layer (accelerate's sequential offload)."""
-        from tryon.backends.prompt_dresser.pipeline import stay_in_place
-
-        pipe = self.pipeline
-        assert pipe is not None
-        device = runtime.torch_device
-        policy = runtime.offload
-        pipe.device = device
-        pipe.on_device = stay_in_place
-        if policy == "none" or device.type == "cpu":
-            for module in self._modules():
-                module.to(device)
-        elif policy == "model":
-            pipe.on_device = ModelOffload(device)
-        else:
-            from accelerate import cpu_offload
-
-            for module in self._modules():
-                cpu_offload(module, execution_device=device)
-        if policy == "sequential":  # the most frugal mode also tiles the VAE decode
-            pipe.vae.enable_tiling()
-        else:
-            pipe.vae.disable_tiling()
-
     # -- inference ---------------------------------------------------------------------------------------------
-    def default_options(self) -> RunOptions:
-        return RunOptions(seed=0, steps=DEFAULT_STEPS, extra={
-            "guidance_image": GUIDANCE_IMAGE, "guidance_text": GUIDANCE_TEXT,
-            "mask_mode": "prompt-aware" if self.parser is not None else "fine",
-        })
+    def prompts_for(self, sample: TryOnSample, options: PromptDresserOptions) -> prompts.Prompts:
+        """The two prompts: free text where given, else rendered from the sample's attributes overridden, group by
+        group, by the run's."""
+        own = sample.prompts or {}
+        attributes = {}
+        for group in ("person", "clothing", "garment_wearer"):
+            values = {**(own.get(group) or {}), **((options.prompt_attributes or {}).get(group) or {})}
+            if values:
+                attributes[group] = values
+        return prompts.prompts_from_options(attributes, options.full_prompt or own.get("full_prompt"),
+                                            options.clothing_prompt or own.get("clothing_prompt"))
 
-    def mask_modes(self) -> tuple[str, ...]:
-        """The mask modes this instance can run (the prompt-aware one needs a parser)."""
-        return options.MASK_MODES if self.parser is not None else ("fine", "dilated")
+    def mask_mode(self, options: PromptDresserOptions, parser: masks.Parser | None) -> tuple[str, list[str]]:
+        """The mask mode to run ("auto" made concrete), with what the user should know about the choice.
 
-    def prompts_for(self, sample: TryOnSample, run: RunOptions) -> prompts.Prompts:
-        extra, own = run.extra, sample.prompts or {}
-        return prompts.prompts_from_options(
-            options.sample_attributes(sample, extra),
-            extra.get("full_prompt") or own.get("full_prompt"),
-            extra.get("clothing_prompt") or own.get("clothing_prompt"),
-        )
+        "auto": the dilated mask when a dilation other than the default was set, else the prompt-aware mask when a
+        parser is installed, else the fine mask."""
+        notes = []
+        mode = options.mask_mode
+        dilation_set = options.mask_dilation != PromptDresserOptions.info("mask_dilation").default
+        if mode == "auto":
+            if dilation_set:
+                mode = "dilated"
+                notes.append(f"mask: dilated with n = {options.mask_dilation} (auto, since a dilation was set)")
+            elif parser is not None:
+                mode = "prompt-aware"
+            else:
+                mode = "fine"
+                notes.append(f"mask: fine (auto); the prompt-aware mask needs the SCHP ATR parser (run: "
+                             f"{PARSER_COMMAND})")
+        if mode == "prompt-aware" and parser is None:
+            raise InputError(f"the prompt-aware mask needs the SCHP ATR human parser (run: {PARSER_COMMAND}); "
+                             "choose the fine or dilated mask instead")
+        if mode != "dilated" and dilation_set:
+            notes.append(f"mask dilation {options.mask_dilation} ignored: it applies to the dilated mask only, "
+                         f"and the {mode} mask was used")
+        return mode, notes
 
-    def generate(self, sample: TryOnSample, run: RunOptions) -> np.ndarray:
+    def generate(self, sample: TryOnSample, options: PromptDresserOptions, run: RunContext) -> Generated:
         pipe = self.pipeline
         assert pipe is not None, "load() first"
-        extra = run.extra
-        mode = extra.get("mask_mode") or ("dilated" if "mask_dilation" in extra else
-                                          "prompt-aware" if self.parser is not None else "fine")
-        if mode not in options.MASK_MODES:
-            raise InputError(f"unknown mask mode {mode!r}: use one of {', '.join(options.MASK_MODES)}")
-        if mode == "prompt-aware" and self.parser is None:
-            raise InputError("the prompt-aware mask needs the SCHP ATR human parser (run: "
-                             f"{PARSER_GROUP.command}); choose the fine or dilated mask instead")
-        text = self.prompts_for(sample, run)
+        parser = self.parser if self.parser is not None else run.tools.get("atr_parser")
+        mode, notes = self.mask_mode(options, parser)
+        text = self.prompts_for(sample, options)
         height, width = self.resolution
-        fine, coarse = options.sample_masks(sample)
-        mask = options.mask_for_mode(fine, coarse, mode, int(extra.get("mask_dilation", DEFAULT_DILATION)))
+        fine, coarse = masks.sample_masks(sample)
+        mask = masks.mask_for_mode(fine, coarse, mode, options.mask_dilation)
         result = pipe(
             _resize(sample.person, height, width), _resize_mask(mask, height, width),
             _resize(sample.garment, height, width), text.full, text.clothing,
-            steps=int(run.steps or DEFAULT_STEPS),
-            generator=torch.Generator().manual_seed(int(run.seed)),
-            guidance_image=float(extra.get("guidance_image", GUIDANCE_IMAGE)),
-            guidance_text=float(extra.get("guidance_text", run.guidance or GUIDANCE_TEXT)),
+            steps=options.steps, generator=run.generator,
+            guidance_image=options.guidance_image, guidance_text=options.guidance_text,
             coarse_mask=_resize_mask(coarse, height, width) if mode == "prompt-aware" else None,
-            parser=self.parser if mode == "prompt-aware" else None,
+            parser=parser if mode == "prompt-aware" else None, trace=run.trace, on_step=run.progress,
         )
-        return _resize(result, *sample.size)
+        return Generated(_resize(result, *sample.size), notes)
 
 
 def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -237,21 +219,3 @@ def _resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def _resize_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
     return masks.resize_nearest(masks.to_l(mask), (height, width))
-
-
-class ModelOffload:
-    """Whole modules take turns on the GPU: using one moves the previous one back to the CPU (so the two UNets
-    are never resident together), and a module stays put while it is used repeatedly, e.g. across steps."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.resident: torch.nn.Module | None = None
-
-    @contextmanager
-    def __call__(self, module: torch.nn.Module) -> Iterator[None]:
-        if self.resident is not module:
-            if self.resident is not None:
-                self.resident.to("cpu")
-            module.to(self.device)
-            self.resident = module
-        yield

@@ -25,6 +25,7 @@ from tryon.backends.prompt_dresser.loading import (
 )
 from tryon.backends.prompt_dresser.pipeline import PromptDresserPipeline
 from tryon.golden import Kit
+from tryon.trace import Tracer
 
 
 def _np(value: torch.Tensor) -> np.ndarray:
@@ -154,21 +155,19 @@ class PromptDresserKitRunner:
         value = {name: _np(self.kit.value(case, f"input.{name}")) for name in (
             "cloth", "mask_coarse_L", "mask_fine_L", "parse_labels_pass1", "person_coarse", "person_fine",
             "pose_coarse", "pose_fine")}
-        trace: dict[str, Any] = {}
+        tracer = Tracer()
         pipe = self.pipeline
-        pipe.trace = trace.__setitem__
-        try:
-            pipe(
-                value["person_fine"], value["mask_fine_L"], value["cloth"], settings["full_prompt"],
-                settings["clothing_prompt"], steps=int(settings["num_inference_steps"]),
-                generator=torch.Generator().manual_seed(int(settings["seed"])),
-                guidance_image=self.guidance[0], guidance_text=self.guidance[1],
-                coarse_person=value["person_coarse"], coarse_mask=value["mask_coarse_L"],
-                parser=lambda image: value["parse_labels_pass1"],
-                intermediate_ratio=float(self.kit.config.get("pipeline", {}).get("interm_cloth_start_ratio", 0.5)),
-            )
-        finally:
-            pipe.trace = None
+        pipe(
+            value["person_fine"], value["mask_fine_L"], value["cloth"], settings["full_prompt"],
+            settings["clothing_prompt"], steps=int(settings["num_inference_steps"]),
+            generator=torch.Generator().manual_seed(int(settings["seed"])),
+            guidance_image=self.guidance[0], guidance_text=self.guidance[1],
+            coarse_person=value["person_coarse"], coarse_mask=value["mask_coarse_L"],
+            parser=lambda image: value["parse_labels_pass1"],
+            intermediate_ratio=float(self.kit.config.get("pipeline", {}).get("interm_cloth_start_ratio", 0.5)),
+            trace=tracer,
+        )
+        trace = tracer.values
         # The person and DensePose latents only consume random draws in the pipeline; their moments are
         # recorded by the kit, so compute them here from the same inputs.
         for p, which in (("pass1", "coarse"), ("pass2", "fine")):

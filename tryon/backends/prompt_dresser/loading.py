@@ -82,16 +82,13 @@ def scheduler_from_config(config: dict) -> DDPMScheduler:
     return DDPMScheduler.from_config(official_scheduler_config(config))
 
 
-MODULE_NAMES = ("unet", "garment_unet", "vae", "text_encoder", "text_encoder_2")
-
-
 def _config(folder: Path | None, relative: str, default: dict) -> dict:
     path = folder / relative if folder is not None else None
     return json.loads(path.read_text()) if path is not None and path.is_file() else default
 
 
 def empty_modules(folder: Path | None = None) -> tuple[torch.nn.Module, ...]:
-    """The five modules (MODULE_NAMES order) built from the folder's configs, or the released sizes where a config
+    """The five modules (`backend.MODULES` order) built from the folder's configs, or the released sizes where a config
     is absent, with fresh (random) weights; call under `torch.device("meta")` to only count parameters."""
     return (
         UNet2DConditionModel.from_config(_config(folder, "unet/config.json", config.UNET)),

@@ -14,7 +14,7 @@ bounding box down to the hip keypoints), minus the head when a parse map says wh
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
@@ -22,11 +22,16 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
+from tryon.backends.prompt_dresser.options import MAX_DILATION
+from tryon.errors import InputError
+
+if TYPE_CHECKING:
+    from tryon.sample import TryOnSample
+
 # The official parser input size (W, H) and the garment labels of its ATR-style map (4 upper clothes, 7 dress).
 PARSER_INPUT_SIZE = (384, 512)
 GARMENT_LABELS = (4, 7)
 CLOTH_PAD_ITERATIONS = 30
-MAX_DILATION = 200
 
 
 class Parser(Protocol):
@@ -144,3 +149,16 @@ def mask_preview(
         edge = m & ~ndimage.binary_erosion(m, iterations=2)
         image[edge] = (40, 220, 80)
     return image.round().clip(0, 255).astype(np.uint8)
+
+
+def sample_masks(sample: TryOnSample) -> tuple[np.ndarray, np.ndarray]:
+    """(fine, coarse) bool masks at the sample's size: the agnostic mask and the derived coarse mask."""
+    if sample.agnostic_mask is None:
+        raise InputError("prompt-dresser needs an agnostic mask in the sample")
+    fine = np.asarray(sample.agnostic_mask) > 0
+    return fine, coarse_mask(fine, sample.keypoints, sample.parse)
+
+
+def mask_for_mode(fine: np.ndarray, coarse: np.ndarray, mode: str, dilation: int) -> np.ndarray:
+    """The single-pass mask of a mode ("prompt-aware" starts from the fine mask; the parser extends it)."""
+    return dilated_mask(fine, coarse, dilation) if mode == "dilated" else fine

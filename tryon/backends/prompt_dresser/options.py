@@ -1,22 +1,28 @@
-"""PromptDresser's per-run knobs, for the CLI and the UI.
+"""PromptDresser's run options: the one place that declares them, with defaults, ranges and help.
 
-`RunOptions.extra` keys: `guidance_image` (4.5), `guidance_text` (7.5), `prompt_attributes` ({"person": {...},
-"clothing": {...}, optional "garment_wearer": {...}}), `full_prompt` / `clothing_prompt` (free text that overrides
-the attributes), `mask_mode` ("fine" | "dilated" | "prompt-aware") and `mask_dilation` (n, 0..200).
+The CLI's PromptDresser flags, the UI's PromptDresser panel and the docs' option table are built from
+`PromptDresserOptions`; the panel also renders prompts and previews masks through it, so it needs nothing else of
+the backend. This module stays light (no torch): the app imports it while building the page.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
-from tryon.backends.prompt_dresser import masks, prompts
+from tryon.backends.prompt_dresser import prompts
+from tryon.backends.prompt_dresser.config import GUIDANCE_IMAGE, GUIDANCE_TEXT
 from tryon.errors import InputError
-from tryon.sample import TryOnSample
+from tryon.options import Options, option
 
-MASK_MODES = ("fine", "dilated", "prompt-aware")
+if TYPE_CHECKING:
+    import numpy as np
+
+    from tryon.sample import TryOnSample
+
+MASK_MODES = ("auto", "fine", "dilated", "prompt-aware")
+MAX_DILATION = 200  # training drew n uniformly from 0..200
 
 
 def attributes_from_json(path: Path, person_stem: str | None = None, cloth_stem: str | None = None) -> dict:
@@ -37,68 +43,52 @@ def attributes_from_json(path: Path, person_stem: str | None = None, cloth_stem:
     }
 
 
-def options_from_cli(
-    prompt_json: Path | None = None,
-    mask_dilation: int | None = None,
-    mask_mode: str | None = None,
-    full_prompt: str | None = None,
-    clothing_prompt: str | None = None,
-    guidance_image: float | None = None,
-    guidance_text: float | None = None,
-    person_stem: str | None = None,
-    cloth_stem: str | None = None,
-) -> dict[str, Any]:
-    """`RunOptions.extra` for `python -m tryon run --backends prompt-dresser --prompt-json FILE --mask-dilation N`.
+@dataclass(frozen=True)
+class PromptDresserOptions(Options):
+    """Official release settings: 30 DDPM steps, image/text guidance 4.5/7.5, the prompt-aware mask."""
 
-    A dilation without a mode selects the "dilated" mode; unset arguments are left out so the backend defaults
-    apply.
-    """
-    extra: dict[str, Any] = {}
-    if prompt_json is not None:
-        extra["prompt_attributes"] = attributes_from_json(Path(prompt_json), person_stem, cloth_stem)
-    if mask_dilation is not None:
-        if not 0 <= mask_dilation <= masks.MAX_DILATION:
-            raise InputError(f"--mask-dilation must be in [0, {masks.MAX_DILATION}], got {mask_dilation}")
-        extra["mask_dilation"] = int(mask_dilation)
-    if mask_mode is not None:
-        if mask_mode not in MASK_MODES:
-            raise InputError(f"unknown mask mode {mask_mode!r}: use one of {', '.join(MASK_MODES)}")
-        extra["mask_mode"] = mask_mode
-    elif mask_dilation is not None:
-        extra["mask_mode"] = "dilated"
-    for key, value in (("full_prompt", full_prompt), ("clothing_prompt", clothing_prompt),
-                       ("guidance_image", guidance_image), ("guidance_text", guidance_text)):
-        if value is not None:
-            extra[key] = value
-    return extra
+    backend: ClassVar[str] = "prompt-dresser"
 
+    steps: int = option(30, "denoising steps", minimum=1, maximum=1000, place="shared")
+    full_prompt: str | None = option(None, "free text for the try-on UNet, overriding the prompt rendered from the "
+                                     "attributes", label="Full prompt (try-on UNet)")
+    clothing_prompt: str | None = option(None, "free text for the garment encoder, overriding the rendered clothing "
+                                         "prompt", label="Clothing prompt (garment encoder)")
+    prompt_attributes: dict | None = option(
+        None, "attributes {person, clothing, garment_wearer} that render both prompts (CLI: one entry or a "
+        "test_gpt4o.json keyed by file name); the sample's own record otherwise", place="cli", flag="--prompt-json",
+        read_file=attributes_from_json)
+    mask_mode: str = option("auto", "auto: dilated when a dilation other than the default is set, else prompt-aware "
+                            "when the SCHP ATR parser is installed, else fine; fine: the agnostic mask; dilated: "
+                            "dilate(fine, n) ∩ coarse (the training rule); prompt-aware: two passes, the first one's "
+                            "x̂0 parsed", choices=MASK_MODES, label="Mask")
+    mask_dilation: int = option(30, "n of the dilated mask (0 = the whole coarse mask, as in scipy); used by the "
+                                "dilated mode only", minimum=0, maximum=MAX_DILATION, step=1, label="Mask dilation n")
+    guidance_image: float = option(GUIDANCE_IMAGE, "image guidance w_img in ε = ε0 + w_img(ε1 − ε0) + w_txt(ε2 − ε1)",
+                                   minimum=0.0, maximum=10.0, step=0.5, label="Image guidance")
+    guidance_text: float = option(GUIDANCE_TEXT, "text guidance w_txt", minimum=0.0, maximum=15.0, step=0.5,
+                                  label="Text guidance", follow="guidance")
 
-def sample_attributes(sample: TryOnSample, extra: dict[str, Any]) -> dict[str, Any]:
-    """The sample's own attributes (dataset record) overridden, group by group, by the run's."""
-    base = dict(sample.prompts or {})
-    chosen = extra.get("prompt_attributes") or {}
-    merged = {}
-    for group in ("person", "clothing", "garment_wearer"):
-        values = {**(base.get(group) or {}), **(chosen.get(group) or {})}
-        if values:
-            merged[group] = values
-    return merged
+    # -- what the panel shows without running the model ---------------------------------------------------------
+    @staticmethod
+    def prompt_form(attributes: dict | None = None) -> dict[str, Any]:
+        """Field names, defaults, values and the two prompts they render (the attribute editor)."""
+        return prompts.prompt_form(attributes)
 
+    @staticmethod
+    def render_prompts(attributes: dict | None) -> tuple[str, str]:
+        """(full prompt, clothing prompt) rendered from attributes, as the official v12 templates do."""
+        text = prompts.prompts_from_options(attributes)
+        return text.full, text.clothing
 
-def sample_masks(sample: TryOnSample) -> tuple[np.ndarray, np.ndarray]:
-    """(fine, coarse) bool masks at the sample's size: the agnostic mask and the derived coarse mask."""
-    if sample.agnostic_mask is None:
-        raise InputError("prompt-dresser needs an agnostic mask in the sample")
-    fine = np.asarray(sample.agnostic_mask) > 0
-    return fine, masks.coarse_mask(fine, sample.keypoints, sample.parse)
+    @staticmethod
+    def attributes_from_json(path: Path, person_stem: str | None = None, cloth_stem: str | None = None) -> dict:
+        return attributes_from_json(path, person_stem, cloth_stem)
 
+    def mask_preview(self, sample: TryOnSample) -> np.ndarray:
+        """The person photo with the coarse, fine and (for the dilated mode) resulting masks drawn on it."""
+        from tryon.backends.prompt_dresser import masks
 
-def mask_for_mode(fine: np.ndarray, coarse: np.ndarray, mode: str, dilation: int) -> np.ndarray:
-    """The single-pass mask of a mode ("prompt-aware" starts from the fine mask; the parser extends it)."""
-    return masks.dilated_mask(fine, coarse, dilation) if mode == "dilated" else fine
-
-
-def preview(sample: TryOnSample, mask_mode: str = "dilated", mask_dilation: int = 30) -> np.ndarray:
-    """The UI's mask preview on the person photo (no model run): coarse, fine, and the mask the run will use."""
-    fine, coarse = sample_masks(sample)
-    return masks.mask_preview(sample.person, coarse, fine, mask_for_mode(fine, coarse, mask_mode, mask_dilation))
+        fine, coarse = masks.sample_masks(sample)
+        used = masks.mask_for_mode(fine, coarse, self.mask_mode, self.mask_dilation)
+        return masks.mask_preview(sample.person, coarse, fine, used)

@@ -36,8 +36,9 @@ from tryon.backends.prompt_dresser.reference_attention import (
     attend_to_garment_features,
     record_garment_features,
 )
+from tryon.trace import NO_TRACE, Tracer
 
-Trace = Callable[[str, object], None]
+StepCallback = Callable[[int, int], None]  # (steps done, steps in all), like diffusers' callback_on_step_end
 INTERMEDIATE_RATIO = 0.5
 
 
@@ -75,17 +76,6 @@ class PromptDresserPipeline:
         self.vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
         self.device = torch.device("cpu")
         self.dtype = unet.dtype
-        # Called around each module use; the backend swaps it for GPU offload (modules taking turns on the GPU).
-        self.on_device: Callable[[torch.nn.Module], object] = stay_in_place
-        # Optional observer of intermediate values (golden checks, debugging), named "pass1.<what>" for the first
-        # pass of the prompt-aware mask and "pass2.<what>" for the final pass.
-        self.trace: Trace | None = None
-        self._pass_name = "pass2"
-
-    def _trace(self, name: str, value: object) -> None:
-        if self.trace is not None:
-            value = value.detach().float().cpu() if isinstance(value, torch.Tensor) else value
-            self.trace(f"{self._pass_name}.{name}", value)
 
     # -- 1. text ----------------------------------------------------------------------------------------------
     def token_ids(self, prompt: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,10 +92,8 @@ class PromptDresserPipeline:
     @torch.no_grad()
     def encode_ids(self, ids_1: torch.Tensor, ids_2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """[1, 77, C1 + C2] penultimate hidden states of both encoders, and TE2's pooled projection."""
-        with self.on_device(self.text_encoder):
-            out_1 = self.text_encoder(ids_1.to(self.device), output_hidden_states=True)
-        with self.on_device(self.text_encoder_2):
-            out_2 = self.text_encoder_2(ids_2.to(self.device), output_hidden_states=True)
+        out_1 = self.text_encoder(ids_1.to(self.device), output_hidden_states=True)
+        out_2 = self.text_encoder_2(ids_2.to(self.device), output_hidden_states=True)
         embeds = torch.cat([out_1.hidden_states[-2], out_2.hidden_states[-2]], dim=-1)
         return embeds.to(self.dtype), out_2.text_embeds.to(self.dtype)
 
@@ -122,20 +110,18 @@ class PromptDresserPipeline:
     @torch.no_grad()
     def vae_moments(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and std of the VAE posterior (log-variance clamped to [-30, 20])."""
-        with self.on_device(self.vae):
-            posterior = self.vae.encode(image.to(self.device, self.vae.dtype)).latent_dist
+        posterior = self.vae.encode(image.to(self.device, self.vae.dtype)).latent_dist
         return posterior.mean, posterior.std
 
-    def vae_sample(self, image: torch.Tensor, noise: torch.Tensor, name: str) -> torch.Tensor:
+    def vae_sample(self, image: torch.Tensor, noise: torch.Tensor, name: str, trace: Tracer = NO_TRACE
+                   ) -> torch.Tensor:
         mean, std = self.vae_moments(image)
-        self._trace(f"vae_mean.{name}", mean)
-        self._trace(f"vae_std.{name}", std)
+        trace.record({f"vae_mean.{name}": mean, f"vae_std.{name}": std})
         return (mean + std * noise.to(mean)) * self.vae.config.scaling_factor
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
-        with self.on_device(self.vae):
-            decoded = self.vae.decode(latents.to(self.vae.dtype) / self.vae.config.scaling_factor).sample
+        decoded = self.vae.decode(latents.to(self.vae.dtype) / self.vae.config.scaling_factor).sample
         image = ((decoded.float() / 2 + 0.5).clamp(0, 1) * 255).round()
         return decoded, image[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
 
@@ -147,11 +133,10 @@ class PromptDresserPipeline:
     ) -> GarmentFeatures:
         """Run the garment UNet once and return its recorded self-attention inputs (its output is unused)."""
         self.features.clear()
-        with self.on_device(self.garment_unet):
-            self.garment_unet(
-                latents.to(self.device, self.dtype), timestep.to(self.device), encoder_hidden_states=embeds,
-                added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids},
-            )
+        self.garment_unet(
+            latents.to(self.device, self.dtype), timestep.to(self.device), encoder_hidden_states=embeds,
+            added_cond_kwargs={"text_embeds": pooled, "time_ids": time_ids},
+        )
         return self.features
 
     # -- 4. denoising -----------------------------------------------------------------------------------------
@@ -172,6 +157,8 @@ class PromptDresserPipeline:
         guidance_image: float = GUIDANCE_IMAGE,
         guidance_text: float = GUIDANCE_TEXT,
         stop_at: int | None = None,
+        trace: Tracer = NO_TRACE,
+        on_step: Callable[[], None] | None = None,
     ) -> PassResult:
         """One official pass. With `stop_at`, it is the first pass of the prompt-aware mask: it stops after the
         DDPM step at that index (whose noise draw is discarded) and returns the decoded x̂0 instead."""
@@ -185,25 +172,23 @@ class PromptDresserPipeline:
         # 1. text: clothing prompt, then full prompt; the unconditional rows are zeros, never an encoded "".
         cloth_embeds, cloth_pooled = self.encode_prompt(clothing_prompt)
         full_embeds, full_pooled = self.encode_prompt(full_prompt)
-        self._trace("prompt_embeds_clothing", cloth_embeds)
-        self._trace("pooled_prompt_embeds_clothing", cloth_pooled)
-        self._trace("prompt_embeds", full_embeds)
-        self._trace("pooled_prompt_embeds", full_pooled)
+        trace.record(prompt_embeds_clothing=cloth_embeds, pooled_prompt_embeds_clothing=cloth_pooled,
+                     prompt_embeds=full_embeds, pooled_prompt_embeds=full_pooled)
 
         # 2. images, in the official draw order.
         person_t = self.image_tensor(person)
         mask_t = masks.mask_tensor(mask)
         masked_person = person_t * (mask_t < 0.5)
-        self._trace("vae_in.masked_image", masked_person)
+        trace.record({"vae_in.masked_image": masked_person})
         randn()  # the person latent (unused by the 9-channel UNet)
         latents = randn().to(self.device, self.dtype) * self.scheduler.init_noise_sigma
         garment_t = self.image_tensor(garment)
-        garment_latent = self.vae_sample(garment_t, randn(), "cloth")
+        garment_latent = self.vae_sample(garment_t, randn(), "cloth", trace)
         randn()  # a noise drawn for the garment latent and discarded
-        null_latent = self.vae_sample(torch.zeros_like(garment_t), randn(), "null_cloth")
+        null_latent = self.vae_sample(torch.zeros_like(garment_t), randn(), "null_cloth", trace)
         randn()  # the same for the null garment
         randn()  # the DensePose latent (unused by the 9-channel UNet)
-        masked_latent = self.vae_sample(masked_person, randn(), "masked_image").to(self.dtype)
+        masked_latent = self.vae_sample(masked_person, randn(), "masked_image", trace).to(self.dtype)
         mask_latent = masks.latent_mask(mask_t, (lh, lw)).to(self.device, self.dtype)
 
         # 3. garment encoder at t = 0 on [null garment, garment, garment].
@@ -213,48 +198,43 @@ class PromptDresserPipeline:
         garment_embeds = torch.cat([zeros_embeds, cloth_embeds, cloth_embeds])
         garment_pooled = torch.cat([zeros_pooled, cloth_pooled, cloth_pooled])
         timestep = torch.randint(0, 1, (3,), generator=generator)
-        self._trace("garment.latents", garment_batch)
-        self._trace("garment.encoder_hidden_states", garment_embeds)
-        self._trace("garment.text_embeds", garment_pooled)
-        self._trace("garment.time_ids", time_ids)
+        trace.record({"garment.latents": garment_batch, "garment.encoder_hidden_states": garment_embeds,
+                      "garment.text_embeds": garment_pooled, "garment.time_ids": time_ids})
         features = self.garment_features(garment_batch, garment_embeds, garment_pooled, time_ids, timestep)
-        for name, value in features.items():
-            self._trace(f"bank.{name}", value)
+        trace.record({f"bank.{name}": value for name, value in features.items()})
 
         # 4. denoising. The official first pass takes the try-on UNet's pooled text from the clothing prompt.
         pooled = cloth_pooled if stop_at is not None else full_pooled
         unet_embeds = torch.cat([zeros_embeds, zeros_embeds, full_embeds])
         unet_pooled = torch.cat([zeros_pooled, zeros_pooled, pooled])
-        self._trace("unet.encoder_hidden_states", unet_embeds)
-        self._trace("unet.text_embeds", unet_pooled)
-        self._trace("unet.time_ids", time_ids)
+        trace.record({"unet.encoder_hidden_states": unet_embeds, "unet.text_embeds": unet_pooled,
+                      "unet.time_ids": time_ids})
         condition = torch.cat([mask_latent, masked_latent], dim=1).repeat(3, 1, 1, 1)
         self.scheduler.set_timesteps(steps, device=self.device)
         for i, t in enumerate(self.scheduler.timesteps):
             unet_input = torch.cat([latents.repeat(3, 1, 1, 1), condition], dim=1)
-            with self.on_device(self.unet):
-                noise_pred = self.unet(
-                    unet_input, t, encoder_hidden_states=unet_embeds,
-                    added_cond_kwargs={"text_embeds": unet_pooled, "time_ids": time_ids},
-                ).sample
+            noise_pred = self.unet(
+                unet_input, t, encoder_hidden_states=unet_embeds,
+                added_cond_kwargs={"text_embeds": unet_pooled, "time_ids": time_ids},
+            ).sample
             guided = self.guide(noise_pred, guidance_image, guidance_text)
             step = self.scheduler.step(guided, t, latents, generator=generator)
-            for name, value in (("t", t), ("latents_in", latents), ("unet_input", unet_input),
-                                ("noise_pred", noise_pred), ("guided_noise_pred", guided),
-                                ("latents_out", step.prev_sample), ("pred_original_sample", step.pred_original_sample)):
-                self._trace(f"step{i}.{name}", value)
+            trace.record({f"step{i}.{name}": value for name, value in (
+                ("t", t), ("latents_in", latents), ("unet_input", unet_input), ("noise_pred", noise_pred),
+                ("guided_noise_pred", guided), ("latents_out", step.prev_sample),
+                ("pred_original_sample", step.pred_original_sample))})
+            if on_step is not None:
+                on_step()
             if i == stop_at:
                 decoded, image = self.decode(step.pred_original_sample)
-                self._trace("pred_x0_decoded", decoded)
-                self._trace("pred_x0_image", image)
+                trace.record(pred_x0_decoded=decoded, pred_x0_image=image)
                 return PassResult(image, step.pred_original_sample)
             latents = step.prev_sample.to(self.dtype)
 
         # 5. decode (no paste-back of the unmasked region, as in the official output).
-        self._trace("final_latents", latents)
+        trace.record(final_latents=latents)
         decoded, image = self.decode(latents)
-        self._trace("decoded", decoded)
-        self._trace("output_image", image)
+        trace.record(decoded=decoded, output_image=image)
         return PassResult(image, latents)
 
     def __call__(
@@ -273,34 +253,30 @@ class PromptDresserPipeline:
         parser: masks.Parser | None = None,
         pad_garment_region: bool = False,
         intermediate_ratio: float = INTERMEDIATE_RATIO,
+        trace: Tracer = NO_TRACE,
+        on_step: StepCallback | None = None,
     ) -> np.ndarray:
         """Try-on image [H, W, 3] uint8 at the input size. With a parser and a coarse mask, the mask of the final
-        pass is the prompt-aware one; otherwise `mask` is used as given."""
+        pass is the prompt-aware one; otherwise `mask` is used as given. Intermediates are traced as
+        "pass1.<what>" (the first pass of the prompt-aware mask) and "pass2.<what>" (the final pass)."""
         generator = generator or torch.Generator().manual_seed(0)
         args = (garment, full_prompt, clothing_prompt, steps, generator, guidance_image, guidance_text)
-        if parser is not None and coarse_mask is not None:
-            self._pass_name = "pass1"
-            first = self.run_pass(
-                person if coarse_person is None else coarse_person, coarse_mask, *args,
-                stop_at=int(steps * intermediate_ratio),
-            )
-            parsed = masks.prompt_aware_mask(first.image, masks.to_l(mask), parser, pad_garment_region)
-            self._trace("interm_mask_512x384", parsed["region"])
-            self._trace("interm_mask_resized", parsed["region_resized"])
+        two_passes = parser is not None and coarse_mask is not None
+        stop_at = int(steps * intermediate_ratio)
+        total, done = steps + (stop_at + 1 if two_passes else 0), [0]
+
+        def step_done() -> None:
+            done[0] += 1
+            if on_step is not None:
+                on_step(done[0], total)
+
+        if two_passes:
+            with trace.stage("pass1"):
+                first = self.run_pass(person if coarse_person is None else coarse_person, coarse_mask, *args,
+                                      stop_at=stop_at, trace=trace, on_step=step_done)
+                parsed = masks.prompt_aware_mask(first.image, masks.to_l(mask), parser, pad_garment_region)
+                trace.record(interm_mask_512x384=parsed["region"], interm_mask_resized=parsed["region_resized"])
             mask = parsed["mask"]
-        self._pass_name = "pass2"
-        self._trace("mask", mask)
-        return self.run_pass(person, mask, *args).image
-
-
-class _StayInPlace:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def stay_in_place(module: torch.nn.Module) -> _StayInPlace:
-    """The default module placement around a call: leave the module where it is."""
-    return _StayInPlace()
+        with trace.stage("pass2"):
+            trace.record(mask=mask)
+            return self.run_pass(person, mask, *args, trace=trace, on_step=step_done).image

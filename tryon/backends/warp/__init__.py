@@ -1,5 +1,1 @@
 """The weight-free `warp` baseline backend (landmark thin-plate-spline warp + composite)."""
-
-from tryon.backends.warp.backend import WarpBackend
-
-__all__ = ["WarpBackend"]

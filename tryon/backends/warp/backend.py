@@ -11,9 +11,9 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from tryon.backends.base import Backend, RunOptions
+from tryon.backends.base import Backend, Generated, RunContext
+from tryon.backends.warp.options import WarpOptions
 from tryon.errors import InputError
-from tryon.preprocess.masks import garment_mask
 from tryon.sample import Category, TryOnSample
 
 from .body_landmarks import body_frame, target_landmarks
@@ -28,18 +28,14 @@ class WarpBackend(Backend):
     name: ClassVar[str] = "warp"
     label: ClassVar[str] = "Warp baseline (TPS, no weights)"
     needs: ClassVar[tuple[str, ...]] = ("person", "garment", "keypoints")
+    tools: ClassVar[tuple[str, ...]] = ("garment_mask",)  # for samples without one (the estimators' own rule)
+    options_class = WarpOptions
     resolution: ClassVar[tuple[int, int]] = (1024, 768)
     categories: ClassVar[tuple[Category, ...]] = ("upper", "lower", "dress")
     licence: ClassVar[str] = "project licence (original code, no weights)"
 
-    def __init__(self) -> None:
-        super().__init__()
-        # What this backend assumed on its last run (extrapolated keypoints, estimated masks); the runner shows it.
-        self.last_notes: list[str] = []
-
-    def generate(self, sample: TryOnSample, options: RunOptions) -> np.ndarray:
-        self.last_notes = []
-        garment_mask = self._garment_mask(sample)
+    def generate(self, sample: TryOnSample, options: WarpOptions, run: RunContext) -> Generated:
+        garment_mask = self._garment_mask(sample, run)
         # Shrink the silhouette by a pixel so the feathered edge never samples the product photo's background.
         inner = cv2.erode(garment_mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         garment_pts = garment_landmarks(garment_mask, sample.category)
@@ -51,13 +47,13 @@ class WarpBackend(Backend):
             sample.size,
         )
         region, region_notes = try_on_region(sample, alpha, body)
-        self.last_notes = body.notes + placement_notes + region_notes
-        return composite(sample.person, warped, alpha, region)
+        # what was assumed (extrapolated keypoints, estimated masks) goes back with the image
+        return Generated(composite(sample.person, warped, alpha, region), body.notes + placement_notes + region_notes)
 
     @staticmethod
-    def _garment_mask(sample: TryOnSample) -> np.ndarray:
+    def _garment_mask(sample: TryOnSample, run: RunContext) -> np.ndarray:
         if sample.garment_mask is None:
-            return garment_mask(sample.garment)
+            return run.tools["garment_mask"](sample.garment)
         mask = np.asarray(sample.garment_mask, bool)
         if mask.shape != sample.garment.shape[:2]:
             raise InputError(
