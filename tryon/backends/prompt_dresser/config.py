@@ -13,6 +13,7 @@ from typing import Any
 # The official release's working resolution and guidance scales (image, text).
 DEFAULT_RESOLUTION = (1024, 768)
 GUIDANCE_IMAGE, GUIDANCE_TEXT = 4.5, 7.5
+MAX_DILATION = 200  # training drew the mask dilation n uniformly from 0..200
 # Where the weights folder may hold the PromptDresser UNet checkpoint (the release's .bin or a conversion).
 UNET_CHECKPOINTS = ("unet/pytorch_model.bin", "unet/model.safetensors")
 

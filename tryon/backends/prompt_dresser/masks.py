@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 from scipy import ndimage
 
-from tryon.backends.prompt_dresser.options import MAX_DILATION
+from tryon.backends.prompt_dresser.config import MAX_DILATION
 from tryon.errors import InputError
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from tryon.backends.prompt_dresser import prompts
-from tryon.backends.prompt_dresser.config import GUIDANCE_IMAGE, GUIDANCE_TEXT
+from tryon.backends.prompt_dresser.config import GUIDANCE_IMAGE, GUIDANCE_TEXT, MAX_DILATION
 from tryon.errors import InputError
 from tryon.options import Options, option
 
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from tryon.sample import TryOnSample
 
 MASK_MODES = ("auto", "fine", "dilated", "prompt-aware")
-MAX_DILATION = 200  # training drew n uniformly from 0..200
 
 
 def attributes_from_json(path: Path, person_stem: str | None = None, cloth_stem: str | None = None) -> dict:
