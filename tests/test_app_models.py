@@ -20,7 +20,7 @@ def tiny_pd_folder(tmp_path_factory):
     return make_tiny_prompt_dresser_folder(tmp_path_factory.mktemp("pd") / "weights")
 
 
-def test_cli_run_prompt_dresser_with_prompt_json_and_dilation(tiny_pd_folder, tmp_path):
+def test_cli_run_prompt_dresser_with_prompt_json_and_dilation(tiny_pd_folder, tmp_path, capsys):
     base.set_backend("prompt-dresser", PromptDresserBackend.from_pretrained(tiny_pd_folder))
     attributes = tmp_path / "attributes.json"
     attributes.write_text(json.dumps({"person": {"gender": "woman", "tucking style": "tucked in"},
@@ -38,6 +38,7 @@ def test_cli_run_prompt_dresser_with_prompt_json_and_dilation(tiny_pd_folder, tm
     warp = next(r for r in record["results"] if r["backend"] == "warp")
     assert "mask_dilation" not in warp["options"]  # PromptDresser flags reach PromptDresser only
     assert (out / "prompt-dresser.png").is_file()
+    assert "prompt-dresser: 100%" in capsys.readouterr().err  # a tqdm bar per backend, following its steps
 
 
 def test_try_on_tab_progress_names_the_backend_and_its_step(tiny_pd_folder):

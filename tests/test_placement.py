@@ -159,3 +159,28 @@ def test_the_old_side_channels_are_gone() -> None:
     text = "\n".join(p.read_text() for p in root.rglob("*.py"))
     for gone in ("last_notes", "ModelOffload", "stay_in_place", "on_device", "stream_results", "RunOptions"):
         assert not re.search(rf"\b{gone}\b", text), gone
+
+
+def test_a_new_prompt_dresser_option_needs_only_its_class_and_the_pipeline(backends, sample, monkeypatch) -> None:
+    """The pipeline already takes `intermediate_ratio` (where the first pass of the prompt-aware mask stops): declared
+    as an option, it reaches the CLI and the pipeline with no change to the backend, the CLI or the UI."""
+    import argparse
+    from dataclasses import dataclass
+
+    from tryon.backends.prompt_dresser.options import PromptDresserOptions
+    from tryon.options import cli_flags, option, options_for
+
+    @dataclass(frozen=True)
+    class WithRatio(PromptDresserOptions):
+        intermediate_ratio: float = option(0.5, "where the first pass stops", minimum=0.0, maximum=1.0,
+                                           to_pipeline=True)
+
+    parser = argparse.ArgumentParser()
+    cli_flags(parser, [WithRatio])
+    assert parser.parse_args(["--intermediate-ratio", "0.25"]).intermediate_ratio == 0.25
+    monkeypatch.setattr("tryon.preprocess.atr_parser", lambda: lambda image: np.zeros(image.shape[:2], np.uint8))
+    seen = []
+    chosen = options_for(WithRatio, {"steps": 4, "intermediate_ratio": 0.25})
+    assert run_one(backends["prompt-dresser"], sample, chosen, Runtime("cpu", "fp32"),
+                   progress=lambda *step: seen.append(step)).ok
+    assert seen[-1] == (6, 6)  # the first pass now stops after step 1 of 4 (2 steps), then 4 steps

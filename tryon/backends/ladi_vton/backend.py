@@ -215,7 +215,7 @@ class LadiVtonBackend(Backend):
         batch = self.prepare(sample)
         out = self.pipeline(
             batch["image"], batch["cloth"], batch["mask"], batch["pose_map"], [OFFICIAL_CATEGORY[sample.category]],
-            run.generator, steps=options.steps, guidance=options.guidance, trace=run.trace, on_step=run.progress,
+            run.generator, **options.pipeline_kwargs(), trace=run.trace, on_step=run.progress,
         )
         image = (out[0].float().cpu().numpy() * 255).round().astype(np.uint8)
         src_h, src_w = sample.size

@@ -14,5 +14,6 @@ class LadiVtonOptions(Options):
 
     seed: int = option(1234, "random seed: the same seed gives the same result on the same device", minimum=0,
                        place="shared")
-    steps: int = option(50, "denoising steps", minimum=1, maximum=1000, place="shared")
-    guidance: float = option(7.5, "classifier-free guidance scale", minimum=0.0, maximum=30.0, place="shared")
+    steps: int = option(50, "denoising steps", minimum=1, maximum=1000, place="shared", to_pipeline=True)
+    guidance: float = option(7.5, "classifier-free guidance scale", minimum=0.0, maximum=30.0, place="shared",
+                             to_pipeline=True)

@@ -166,6 +166,6 @@ class PastaGanBackend(Backend):
         if sample.size[0] * self.resolution[1] != sample.size[1] * self.resolution[0]:
             notes.append(f"person photo resized from {sample.size[0]}x{sample.size[1]} to 512x320 (model aspect)")
         result = self.pipeline(person, garment, mode=MODES[sample.category], use_sleeve_mask=sleeve,
-                               noise_mode=options.noise_mode, generator=run.generator, trace=run.trace)
+                               generator=run.generator, trace=run.trace, **options.pipeline_kwargs())
         run.progress(1, 1)
         return Generated(_resize(result, sample.size), notes)

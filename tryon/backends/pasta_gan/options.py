@@ -16,7 +16,8 @@ class PastaGanOptions(Options):
     backend: ClassVar[str] = "pasta-gan++"
 
     noise_mode: str = option("const", "StyleGAN2 noise: const (the stored noise, reproducible), random (the "
-                             "official test.py, drawn from the seed), none", choices=NOISE_MODES, place="cli")
+                             "official test.py, drawn from the seed), none", choices=NOISE_MODES, place="cli",
+                             to_pipeline=True)
     use_sleeve_mask: bool = option(True, "split arm and body patches by the garment parse's sleeve labels (needs "
                                    "a garment parse)", place="cli")
     garment_person: Any = option(None, "the garment-source person: a `patches.Subject` or a dict with image, parse, "

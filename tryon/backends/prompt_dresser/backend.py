@@ -201,9 +201,8 @@ class PromptDresserBackend(Backend):
         mask = masks.mask_for_mode(fine, coarse, mode, options.mask_dilation)
         result = pipe(
             _resize(sample.person, height, width), _resize_mask(mask, height, width),
-            _resize(sample.garment, height, width), text.full, text.clothing,
-            steps=options.steps, generator=run.generator,
-            guidance_image=options.guidance_image, guidance_text=options.guidance_text,
+            _resize(sample.garment, height, width), text.full, text.clothing, generator=run.generator,
+            **options.pipeline_kwargs(),
             coarse_mask=_resize_mask(coarse, height, width) if mode == "prompt-aware" else None,
             parser=parser if mode == "prompt-aware" else None, trace=run.trace, on_step=run.progress,
         )

@@ -48,7 +48,7 @@ class PromptDresserOptions(Options):
 
     backend: ClassVar[str] = "prompt-dresser"
 
-    steps: int = option(30, "denoising steps", minimum=1, maximum=1000, place="shared")
+    steps: int = option(30, "denoising steps", minimum=1, maximum=1000, place="shared", to_pipeline=True)
     full_prompt: str | None = option(None, "free text for the try-on UNet, overriding the prompt rendered from the "
                                      "attributes", label="Full prompt (try-on UNet)")
     clothing_prompt: str | None = option(None, "free text for the garment encoder, overriding the rendered clothing "
@@ -64,9 +64,9 @@ class PromptDresserOptions(Options):
     mask_dilation: int = option(30, "n of the dilated mask (0 = the whole coarse mask, as in scipy); used by the "
                                 "dilated mode only", minimum=0, maximum=MAX_DILATION, step=1, label="Mask dilation n")
     guidance_image: float = option(GUIDANCE_IMAGE, "image guidance w_img in ε = ε0 + w_img(ε1 − ε0) + w_txt(ε2 − ε1)",
-                                   minimum=0.0, maximum=10.0, step=0.5, label="Image guidance")
+                                   minimum=0.0, maximum=10.0, step=0.5, label="Image guidance", to_pipeline=True)
     guidance_text: float = option(GUIDANCE_TEXT, "text guidance w_txt", minimum=0.0, maximum=15.0, step=0.5,
-                                  label="Text guidance", follow="guidance")
+                                  label="Text guidance", follow="guidance", to_pipeline=True)
 
     # -- what the panel shows without running the model ---------------------------------------------------------
     @staticmethod
