@@ -38,7 +38,7 @@ def test_cli_run_prompt_dresser_with_prompt_json_and_dilation(tiny_pd_folder, tm
     warp = next(r for r in record["results"] if r["backend"] == "warp")
     assert "mask_dilation" not in warp["options"]  # PromptDresser flags reach PromptDresser only
     assert (out / "prompt-dresser.png").is_file()
-    assert "prompt-dresser: 100%" in capsys.readouterr().err  # a tqdm bar per backend, following its steps
+    assert "prompt-dresser:   0%|          | 0/2" in capsys.readouterr().err  # a tqdm bar per backend, 2 steps
 
 
 def test_try_on_tab_progress_names_the_backend_and_its_step(tiny_pd_folder):
