@@ -175,13 +175,6 @@ def options_for(cls: type[OptionsT], choices: Mapping[str, Any] | None = None) -
     return options
 
 
-def changed_from_default(cls: type[Options], values: Mapping[str, Any]) -> dict[str, Any]:
-    """The values of controls that have no "unset" state (sliders, radios) that differ from the default: a slider
-    left at its default counts as not set, so that an option following a shared one still follows it."""
-    defaults = {i.name: i.default for i in cls.infos()}
-    return {k: v for k, v in values.items() if is_set(v) and v != defaults.get(k)}
-
-
 # -- which class belongs to which backend --------------------------------------------------------------------------
 # Light modules, importable without the backends (the CLI's --help and the app's page need no model library).
 _CLASS_PATHS: dict[str, str] = {
