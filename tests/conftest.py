@@ -41,14 +41,14 @@ def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(autouse=True)
 def _restore_backend_registry():
     """Tests may install stand-in or tiny-weight backends; each test starts from the real registry."""
+    from tryon import options
     from tryon.backends import base
 
-    paths, instances = dict(base._BACKEND_PATHS), dict(base._instances)
+    saved = [(table, dict(table)) for table in (base._BACKEND_PATHS, base._instances, options._registered)]
     yield
-    base._BACKEND_PATHS.clear()
-    base._BACKEND_PATHS.update(paths)
-    base._instances.clear()
-    base._instances.update(instances)
+    for table, content in saved:
+        table.clear()
+        table.update(content)
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, TypeVar
 
+from tryon.backends.registry import BUILTIN
 from tryon.errors import InputError
 
 Place = Literal["shared", "panel", "cli", "api"]
@@ -177,12 +178,7 @@ def options_for(cls: type[OptionsT], choices: Mapping[str, Any] | None = None) -
 
 # -- which class belongs to which backend --------------------------------------------------------------------------
 # Light modules, importable without the backends (the CLI's --help and the app's page need no model library).
-_CLASS_PATHS: dict[str, str] = {
-    "warp": "tryon.backends.warp.options:WarpOptions",
-    "ladi-vton": "tryon.backends.ladi_vton.options:LadiVtonOptions",
-    "prompt-dresser": "tryon.backends.prompt_dresser.options:PromptDresserOptions",
-    "pasta-gan++": "tryon.backends.pasta_gan.options:PastaGanOptions",
-}
+_CLASS_PATHS: dict[str, str] = {name: paths[1] for name, paths in BUILTIN.items()}
 _registered: dict[str, type[Options]] = {}
 BUILTIN_NAMES = tuple(_CLASS_PATHS)
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from tryon.backends.registry import BUILTIN
 from tryon.errors import InputError
 from tryon.options import Options, options_for, register_options
 from tryon.runtime import (
@@ -167,12 +168,7 @@ def concrete(runtime: Runtime) -> Runtime:
 # -- registry ----------------------------------------------------------------------------------------------
 # Backends live in their own packages and are imported on first use, so that importing `tryon` stays light
 # and a backend whose optional dependencies are absent cannot break the others.
-_BACKEND_PATHS: dict[str, str] = {
-    "warp": "tryon.backends.warp.backend:WarpBackend",
-    "ladi-vton": "tryon.backends.ladi_vton.backend:LadiVtonBackend",
-    "prompt-dresser": "tryon.backends.prompt_dresser.backend:PromptDresserBackend",
-    "pasta-gan++": "tryon.backends.pasta_gan.backend:PastaGanBackend",
-}
+_BACKEND_PATHS: dict[str, str] = {name: paths[0] for name, paths in BUILTIN.items()}
 _instances: dict[str, Backend] = {}
 # Preprocessing a backend may need mid-run, from the estimators' shared cache (None when its weights are missing).
 TOOLS: dict[str, str] = {
