@@ -213,8 +213,9 @@ def shared_infos(classes: Iterator[type[Options]] | list[type[Options]]) -> dict
     return shared
 
 
-def _shared_help(name: str, info: OptionInfo, defaults: dict[str, Any], classes: list[type[Options]]) -> str:
-    """The help of a shared flag: each backend's default, and the options that follow it when unset."""
+def shared_help(name: str, info: OptionInfo, defaults: dict[str, Any], classes: list[type[Options]]) -> str:
+    """The help of a shared option (CLI flag, UI field): each backend's default, and the options that follow it when
+    unset."""
     if len(defaults) == len(classes) and len(set(map(repr, defaults.values()))) == 1:
         text = f"default {next(iter(defaults.values()))}"
     else:
@@ -242,7 +243,7 @@ def cli_flags(parser: argparse.ArgumentParser, classes: list[type[Options]], wit
     """Add the shared flags and one group per backend with its own flags; every flag defaults to None (unset)."""
     common = parser.add_argument_group("options of every backend (unset: each backend's default)")
     for name, (info, defaults) in shared_infos(classes).items():
-        _add_flag(common, info, _shared_help(name, info, defaults, classes))
+        _add_flag(common, info, shared_help(name, info, defaults, classes))
     for cls in classes:
         own = [i for i in cls.infos() if i.spec.place in ("panel", "cli")
                and (with_files or i.spec.read_file is None)]

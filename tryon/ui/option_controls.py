@@ -14,11 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from tryon.options import OptionInfo, Options, is_set, shared_infos
-
-
-def _defaults_text(defaults: Mapping[str, Any]) -> str:
-    return "empty: each backend's default (" + ", ".join(f"{name} {value}" for name, value in defaults.items()) + ")"
+from tryon.options import OptionInfo, Options, is_set, shared_help, shared_infos
 
 
 def control(info: OptionInfo, **overrides: Any) -> gr.components.Component:
@@ -65,9 +61,10 @@ class OptionControls:
 def shared_controls(classes: list[type[Options]]) -> OptionControls:
     """One empty number field per shared option (the Advanced section)."""
     controls = OptionControls()
-    for info, defaults in shared_infos(classes).values():
+    for name, (info, defaults) in shared_infos(classes).items():
         controls.infos.append(info)
-        controls.components.append(gr.Number(None, label=info.label, info=_defaults_text(defaults),
+        text = "empty: each backend's own default. " + shared_help(name, info, defaults, classes)
+        controls.components.append(gr.Number(None, label=info.label, info=text,
                                              precision=0 if info.kind is int else None, minimum=info.spec.minimum,
                                              elem_id=f"opt-{info.name}"))
     return controls
